@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs, with apt, what Skiff and its tests need on Debian 12. Idempotent:
+# packages already present are left alone and apt is not touched at all then.
+set -euo pipefail
+
+PACKAGES=(
+  runc                          # default OCI runtime
+  conmon                        # per-container monitor
+  containernetworking-plugins   # bridge, host-local, portmap, loopback (in /usr/lib/cni)
+  iptables                      # used by the bridge and portmap plugins
+  iproute2                      # ip netns / link inspection in tests
+  util-linux                    # unshare, nsenter, mount
+  socat                         # dialling into pod network namespaces in tests
+  docker-registry               # the local registry tests pull from
+  busybox-static                # the userland of the images tests build
+  skopeo                        # pushing test images into the registry
+  umoci                         # building OCI image layouts in tests
+  ca-certificates
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: must run as root to install packages" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The Debian registry package starts a registry service on :5000 where an init
+# system runs it; tests start their own on random loopback ports instead.

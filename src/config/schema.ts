@@ -1,0 +1,88 @@
+// The configuration schema: every option, its TOML key, type, default and a
+// one-line description. Loading, validation and `skiff config default` all read
+// from this table, so the three can never drift apart.
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const CGROUP_DRIVERS = ['cgroupfs', 'systemd'] as const;
+export type CgroupDriver = (typeof CGROUP_DRIVERS)[number];
+
+export interface RuntimeHandlerConfig {
+  /** Path of the OCI runtime binary (runc-compatible CLI). */
+  path: string;
+  /** When true, a missing binary is reported instead of failing start-up. */
+  optional: boolean;
+}
+
+export interface SkiffConfig {
+  root: string;
+  stateDir: string;
+  listen: string;
+  logLevel: LogLevel;
+  cgroupDriver: CgroupDriver;
+  conmonPath: string;
+  pauseImage: string;
+  defaultRuntime: string;
+  runtimes: Record<string, RuntimeHandlerConfig>;
+  cni: { binDirs: string[]; confDir: string };
+  registry: { configDir: string };
+  streaming: { address: string; port: number };
+}
+
+export type ValueType =
+  | { kind: 'string' }
+  | { kind: 'path' }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'int'; min: number; max: number }
+  | { kind: 'bool' }
+  | { kind: 'paths' };
+
+export type ConfigValue = string | number | boolean | string[];
+
+/** A scalar option at a fixed TOML key path such as ["cni", "conf_dir"]. */
+export interface OptionSpec {
+  key: readonly string[];
+  type: ValueType;
+  default: ConfigValue;
+  doc: string;
+}
+
+const path_: ValueType = { kind: 'path' };
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: ['root'], type: path_, default: '/var/lib/skiff', doc: 'Persistent state: images, snapshots, container and pod records.' },
+  { key: ['state_dir'], type: path_, default: '/run/skiff', doc: 'Runtime state: bundles, conmon sockets, exit files, locks.' },
+  { key: ['listen'], type: path_, default: '/run/skiff/skiff.sock', doc: 'Unix socket serving the CRI (mode 0660).' },
+  { key: ['log_level'], type: { kind: 'enum', values: LOG_LEVELS }, default: 'info', doc: `Log verbosity: ${LOG_LEVELS.join(', ')}.` },
+  {
+    key: ['cgroup_driver'],
+    type: { kind: 'enum', values: CGROUP_DRIVERS },
+    default: 'cgroupfs',
+    doc: 'cgroup manager reported to kubelet; systemd needs a running systemd.',
+  },
+  { key: ['conmon_path'], type: path_, default: '/usr/bin/conmon', doc: 'The conmon binary that monitors each container.' },
+  { key: ['pause_image'], type: { kind: 'string' }, default: 'registry.k8s.io/pause:3.10', doc: 'Infra container image; never garbage-collected (pinned).' },
+  { key: ['default_runtime'], type: { kind: 'string' }, default: 'runc', doc: 'Runtime handler used when a pod names none; must be in [runtimes].' },
+  { key: ['cni', 'bin_dirs'], type: { kind: 'paths' }, default: ['/usr/lib/cni', '/opt/cni/bin'], doc: 'Directories searched, in order, for CNI plugin binaries.' },
+  { key: ['cni', 'conf_dir'], type: path_, default: '/etc/cni/net.d', doc: 'Directory holding the CNI network configuration (first file in lexical order wins).' },
+  {
+    key: ['registry', 'config_dir'],
+    type: path_,
+    default: '/etc/skiff/registry.d',
+    doc: 'Per-registry host configs: <config_dir>/<host>/hosts.toml (mirrors, TLS, plain HTTP).',
+  },
+  { key: ['streaming', 'address'], type: { kind: 'string' }, default: '127.0.0.1', doc: 'Address of the exec/attach/port-forward streaming server.' },
+  { key: ['streaming', 'port'], type: { kind: 'int', min: 0, max: 65535 }, default: 0, doc: 'Port of the streaming server; 0 picks a free one.' },
+];
+
+/** Fields of one `[runtimes.<name>]` table. */
+export const RUNTIME_FIELDS: readonly { name: keyof RuntimeHandlerConfig; type: ValueType; doc: string }[] = [
+  { name: 'path', type: path_, doc: 'Path of the OCI runtime binary.' },
+  { name: 'optional', type: { kind: 'bool' }, doc: 'If true, a missing binary is reported in Status instead of stopping start-up.' },
+];
+
+export const DEFAULT_RUNTIMES: Readonly<Record<string, RuntimeHandlerConfig>> = {
+  runc: { path: '/usr/sbin/runc', optional: false },
+  // crun refuses hybrid cgroup hosts; offered, but never required.
+  crun: { path: '/usr/bin/crun', optional: true },
+};

@@ -1,0 +1,68 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { RuntimeAvailability } from '../config/check-host.js';
+import type { SkiffConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { CniConfigWatcher } from '../network/cni/conf-dir.js';
+import { PodCidrStore } from '../network/pod-cidr.js';
+import { CriServer } from '../server/grpc-server.js';
+import { RUNTIME_VERSION } from '../version.js';
+import { claimSocketPath, InstanceLock } from './instance-lock.js';
+import type { DaemonParts } from './parts.js';
+
+type Closer = () => Promise<void> | void;
+
+/**
+ * Starts the daemon's parts in order and returns a function that stops them in
+ * reverse. If a step fails, what already started is stopped before rethrowing.
+ */
+export async function bootDaemon(
+  config: SkiffConfig,
+  configSource: string | undefined,
+  runtimes: RuntimeAvailability[],
+  log: Logger,
+): Promise<() => Promise<void>> {
+  const closers: Closer[] = [];
+  const stop = async (): Promise<void> => {
+    for (const close of closers.reverse().splice(0)) {
+      try {
+        await close();
+      } catch (err) {
+        log.error({ err }, 'error while stopping');
+      }
+    }
+  };
+  try {
+    const rootLock = await InstanceLock.acquire(config.root, 'root directory');
+    closers.push(() => rootLock.release());
+    if (path.resolve(config.stateDir) !== path.resolve(config.root)) {
+      const stateLock = await InstanceLock.acquire(config.stateDir, 'state directory');
+      closers.push(() => stateLock.release());
+    }
+    await fs.chmod(config.root, 0o711);
+
+    const podCidrs = new PodCidrStore(config.root);
+    await podCidrs.load();
+
+    const cni = new CniConfigWatcher(config.cni.confDir, (state) =>
+      state.ready ? log.info({ file: state.network.file, network: state.network.name }, 'CNI network config loaded') : log.warn({ reason: state.reason }, 'CNI network not ready'),
+    );
+    await cni.start();
+    closers.push(() => cni.stop());
+
+    const parts: DaemonParts = { config, configSource, runtimes, cni, podCidrs };
+    await claimSocketPath(config.listen);
+    const server = new CriServer(log, parts);
+    await server.listen(config.listen);
+    closers.push(async () => {
+      await server.close();
+      await fs.rm(config.listen, { force: true });
+    });
+
+    log.info({ version: RUNTIME_VERSION, socket: config.listen, config: configSource ?? '(embedded defaults)' }, `skiff ${RUNTIME_VERSION} serving CRI on ${config.listen}`);
+    return stop;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

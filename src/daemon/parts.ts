@@ -1,0 +1,14 @@
+import type { RuntimeAvailability } from '../config/check-host.js';
+import type { SkiffConfig } from '../config/schema.js';
+import type { CniConfigWatcher } from '../network/cni/conf-dir.js';
+import type { PodCidrStore } from '../network/pod-cidr.js';
+
+/** The started services the RPC layer talks to. */
+export interface DaemonParts {
+  config: SkiffConfig;
+  /** The config file in effect, or undefined for the embedded defaults. */
+  configSource: string | undefined;
+  runtimes: RuntimeAvailability[];
+  cni: CniConfigWatcher;
+  podCidrs: PodCidrStore;
+}

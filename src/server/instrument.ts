@@ -1,0 +1,85 @@
+import type * as grpc from '@grpc/grpc-js';
+import { SkiffError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { CallContext } from './call-context.js';
+import { toServiceError } from './status-codes.js';
+
+type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
+
+/** An AbortSignal that fires on client cancel or when the call's deadline passes. */
+function callSignal(call: AnyCall): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onCancel = (): void => controller.abort(new SkiffError('Cancelled', 'the client cancelled the call'));
+  call.on('cancelled', onCancel);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = call.getDeadline();
+  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+  if (Number.isFinite(ms)) {
+    const left = ms - Date.now();
+    const fire = (): void => controller.abort(new SkiffError('DeadlineExceeded', 'the call deadline passed'));
+    if (left <= 0) fire();
+    else {
+      timer = setTimeout(fire, left);
+      timer.unref();
+    }
+  }
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      if (timer) clearTimeout(timer);
+      call.removeListener('cancelled', onCancel);
+    },
+  };
+}
+
+/**
+ * Wraps a unary domain handler: context with cancellation, one log line per
+ * call, and error → status mapping. Every RPC goes through here.
+ */
+export function unary<Req, Res>(
+  log: Logger,
+  method: string,
+  handler: (request: Req, ctx: CallContext) => Promise<Res> | Res,
+): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    const started = process.hrtime.bigint();
+    const { signal, dispose } = callSignal(call as AnyCall);
+    const ctx: CallContext = { signal, log: log.child({ rpc: method }) };
+    Promise.resolve()
+      .then(() => handler(call.request, ctx))
+      .then(
+        (response) => {
+          ctx.log.debug({ ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'ok');
+          callback(null, response);
+        },
+        (err: unknown) => {
+          const status = toServiceError(signal.aborted && !(err instanceof SkiffError) ? signal.reason : err);
+          ctx.log.info({ ms: Number(process.hrtime.bigint() - started) / 1e6, code: status.code, err: status.details }, 'failed');
+          callback(status as grpc.ServiceError);
+        },
+      )
+      .finally(dispose);
+  };
+}
+
+/** Server-streaming counterpart of `unary`: the handler writes, the wrapper ends or fails the stream. */
+export function serverStream<Req, Res>(
+  log: Logger,
+  method: string,
+  handler: (request: Req, write: (message: Res) => void, ctx: CallContext) => Promise<void>,
+): grpc.handleServerStreamingCall<Req, Res> {
+  return (call) => {
+    const { signal, dispose } = callSignal(call as AnyCall);
+    const ctx: CallContext = { signal, log: log.child({ rpc: method }) };
+    handler(call.request, (m) => call.write(m), ctx)
+      .then(
+        () => call.end(),
+        (err: unknown) => {
+          const status = toServiceError(err);
+          ctx.log.info({ code: status.code, err: status.details }, 'stream failed');
+          call.emit('error', status);
+        },
+      )
+      .finally(dispose);
+  };
+}

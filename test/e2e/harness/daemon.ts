@@ -1,0 +1,153 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { loadCriProto } from '../../../src/server/proto.js';
+import { REPO_ROOT } from '../../../src/version.js';
+import type { RuntimeServiceClient } from '../../../src/generated/runtime/v1/RuntimeService.js';
+import type { ImageServiceClient } from '../../../src/generated/runtime/v1/ImageService.js';
+
+export const MAIN_JS = path.join(REPO_ROOT, 'dist', 'src', 'main.js');
+
+export interface DaemonOptions {
+  /** Extra TOML appended to the generated config file. */
+  extraToml?: string;
+  /** Reuse this directory (for restart tests) instead of a new temp dir. */
+  dir?: string;
+  /** Extra command-line arguments. */
+  args?: string[];
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A skiff daemon started from the built tree in a temp directory, driven over its real socket. */
+export class TestDaemon {
+  readonly runtime: RuntimeServiceClient;
+  readonly image: ImageServiceClient;
+  private readonly exited: Promise<ExitInfo>;
+
+  private constructor(
+    readonly dir: string,
+    readonly socket: string,
+    readonly configFile: string,
+    readonly child: ChildProcess,
+    readonly output: { text: string },
+  ) {
+    const v1 = loadCriProto().runtime.v1;
+    const creds = grpc.credentials.createInsecure();
+    this.runtime = new v1.RuntimeService(`unix://${socket}`, creds) as unknown as RuntimeServiceClient;
+    this.image = new v1.ImageService(`unix://${socket}`, creds) as unknown as ImageServiceClient;
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  get root(): string {
+    return path.join(this.dir, 'root');
+  }
+  get stateDir(): string {
+    return path.join(this.dir, 'state');
+  }
+  get cniConfDir(): string {
+    return path.join(this.dir, 'cni', 'net.d');
+  }
+
+  static async start(options: DaemonOptions = {}): Promise<TestDaemon> {
+    const dir = options.dir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'skiff-test-')));
+    const socket = path.join(dir, 'skiff.sock');
+    const configFile = path.join(dir, 'config.toml');
+    const toml = [
+      `root = "${path.join(dir, 'root')}"`,
+      `state_dir = "${path.join(dir, 'state')}"`,
+      `listen = "${socket}"`,
+      `log_level = "debug"`,
+      `[cni]`,
+      `conf_dir = "${path.join(dir, 'cni', 'net.d')}"`,
+      options.extraToml ?? '',
+    ].join('\n');
+    await fs.writeFile(configFile, toml);
+    const output = { text: '' };
+    const child = spawn(process.execPath, [MAIN_JS, 'daemon', '--config', configFile, ...(options.args ?? [])], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d: Buffer) => (output.text += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output.text += d.toString()));
+    const daemon = new TestDaemon(dir, socket, configFile, child, output);
+    await daemon.waitReady();
+    return daemon;
+  }
+
+  /** Waits until the socket answers Version, or fails with the daemon's output. */
+  private async waitReady(timeoutMs = 15000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let exited = false;
+    void this.exited.then(() => (exited = true));
+    while (Date.now() < deadline) {
+      if (exited) throw new Error(`daemon exited during start:\n${this.output.text}`);
+      try {
+        await this.call(this.runtime, 'Version', {}, 1000);
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    throw new Error(`daemon not ready after ${timeoutMs} ms:\n${this.output.text}`);
+  }
+
+  /** Calls a unary RPC and resolves with its response (rejects with the ServiceError). */
+  call<Res>(client: grpc.Client, method: string, request: object, timeoutMs = 30000): Promise<Res> {
+    const fn = (client as unknown as Record<string, (...a: unknown[]) => unknown>)[method];
+    if (typeof fn !== 'function') throw new Error(`no method ${method}`);
+    return new Promise((resolve, reject) => {
+      fn.call(client, request, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: Res) => (err ? reject(err) : resolve(res)));
+    });
+  }
+
+  rt<Res = Record<string, unknown>>(method: string, request: object = {}, timeoutMs?: number): Promise<Res> {
+    return this.call<Res>(this.runtime as unknown as grpc.Client, method, request, timeoutMs);
+  }
+
+  img<Res = Record<string, unknown>>(method: string, request: object = {}, timeoutMs?: number): Promise<Res> {
+    return this.call<Res>(this.image as unknown as grpc.Client, method, request, timeoutMs);
+  }
+
+  /** Sends a signal and waits for the exit. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10000): Promise<ExitInfo> {
+    (this.runtime as unknown as grpc.Client).close();
+    (this.image as unknown as grpc.Client).close();
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Stops the daemon (if running) and removes its directory. Safe to call twice. */
+  async destroy(): Promise<void> {
+    await this.stop('SIGTERM').catch(() => undefined);
+    await fs.rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs the CLI to completion and returns its exit code and output. */
+export function runCli(args: string[], timeoutMs = 15000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN_JS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`skiff ${args.join(' ')} did not finish in ${timeoutMs} ms:\n${stdout}${stderr}`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
