@@ -16,6 +16,7 @@ PACKAGES=(
   skopeo                        # pushing test images into the registry
   umoci                         # building OCI image layouts in tests
   ca-certificates
+  openssl                       # self-signed certificates for the registry TLS tests
 )
 
 missing=()

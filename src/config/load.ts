@@ -118,6 +118,10 @@ export function parseConfig(text: string, file: string): SkiffConfig {
     runtimes: { ...structuredClone(DEFAULT_RUNTIMES), ...runtimes },
     cni: { binDirs: values.get('cni.bin_dirs') as string[], confDir: str('cni.conf_dir') },
     registry: { configDir: str('registry.config_dir') },
+    image: {
+      pullProgressTimeoutSeconds: values.get('image.pull_progress_timeout_seconds') as number,
+      maxConcurrentLayers: values.get('image.max_concurrent_layers') as number,
+    },
     streaming: { address: str('streaming.address'), port: values.get('streaming.port') as number },
   };
   if (!(config.defaultRuntime in config.runtimes)) {

@@ -26,6 +26,7 @@ export interface SkiffConfig {
   runtimes: Record<string, RuntimeHandlerConfig>;
   cni: { binDirs: string[]; confDir: string };
   registry: { configDir: string };
+  image: { pullProgressTimeoutSeconds: number; maxConcurrentLayers: number };
   streaming: { address: string; port: number };
 }
 
@@ -71,6 +72,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: '/etc/skiff/registry.d',
     doc: 'Per-registry host configs: <config_dir>/<host>/hosts.toml (mirrors, TLS, plain HTTP).',
   },
+  {
+    key: ['image', 'pull_progress_timeout_seconds'],
+    type: { kind: 'int', min: 1, max: 86400 },
+    default: 300,
+    doc: 'A layer download that receives no bytes for this many seconds fails the pull.',
+  },
+  { key: ['image', 'max_concurrent_layers'], type: { kind: 'int', min: 1, max: 32 }, default: 3, doc: 'Layers of one pull downloaded and unpacked at once.' },
   { key: ['streaming', 'address'], type: { kind: 'string' }, default: '127.0.0.1', doc: 'Address of the exec/attach/port-forward streaming server.' },
   { key: ['streaming', 'port'], type: { kind: 'int', min: 0, max: 65535 }, default: 0, doc: 'Port of the streaming server; 0 picks a free one.' },
 ];

@@ -8,6 +8,7 @@ import { PodCidrStore } from '../network/pod-cidr.js';
 import { CriServer } from '../server/grpc-server.js';
 import { RUNTIME_VERSION } from '../version.js';
 import { claimSocketPath, InstanceLock } from './instance-lock.js';
+import { startImages } from './start-images.js';
 import type { DaemonParts } from './parts.js';
 
 type Closer = () => Promise<void> | void;
@@ -50,7 +51,10 @@ export async function bootDaemon(
     await cni.start();
     closers.push(() => cni.stop());
 
-    const parts: DaemonParts = { config, configSource, runtimes, cni, podCidrs };
+    const images = await startImages(config, log);
+    closers.push(() => images.close());
+
+    const parts: DaemonParts = { config, configSource, runtimes, cni, podCidrs, images: images.service };
     await claimSocketPath(config.listen);
     const server = new CriServer(log, parts);
     await server.listen(config.listen);

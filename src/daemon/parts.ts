@@ -2,6 +2,7 @@ import type { RuntimeAvailability } from '../config/check-host.js';
 import type { SkiffConfig } from '../config/schema.js';
 import type { CniConfigWatcher } from '../network/cni/conf-dir.js';
 import type { PodCidrStore } from '../network/pod-cidr.js';
+import type { ImageService } from '../image/image-service.js';
 
 /** The started services the RPC layer talks to. */
 export interface DaemonParts {
@@ -11,4 +12,5 @@ export interface DaemonParts {
   runtimes: RuntimeAvailability[];
   cni: CniConfigWatcher;
   podCidrs: PodCidrStore;
+  images: ImageService;
 }

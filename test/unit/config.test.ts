@@ -58,3 +58,11 @@ describe('config', () => {
     fails('root = ', /invalid TOML/);
   });
 });
+
+describe('deploy/config.toml', () => {
+  it('is the current `skiff config default` output', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const shipped = await readFile(new URL('../../../deploy/config.toml', import.meta.url), 'utf8');
+    assert.equal(shipped, renderDefaultConfig(), 'regenerate with: node dist/src/main.js config default > deploy/config.toml');
+  });
+});

@@ -50,6 +50,9 @@ export class TestDaemon {
   get stateDir(): string {
     return path.join(this.dir, 'state');
   }
+  get registryConfigDir(): string {
+    return path.join(this.dir, 'registry.d');
+  }
   get cniConfDir(): string {
     return path.join(this.dir, 'cni', 'net.d');
   }
@@ -65,6 +68,8 @@ export class TestDaemon {
       `log_level = "debug"`,
       `[cni]`,
       `conf_dir = "${path.join(dir, 'cni', 'net.d')}"`,
+      `[registry]`,
+      `config_dir = "${path.join(dir, 'registry.d')}"`,
       options.extraToml ?? '',
     ].join('\n');
     await fs.writeFile(configFile, toml);
