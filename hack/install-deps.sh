@@ -15,6 +15,8 @@ PACKAGES=(
   busybox-static                # the userland of the images tests build
   skopeo                        # pushing test images into the registry
   umoci                         # building OCI image layouts in tests
+  attr                          # setfattr: layer xattrs and overlay opaque markers (Node has no setxattr)
+  zstd                          # compressing zstd test layers
   ca-certificates
   openssl                       # self-signed certificates for the registry TLS tests
 )

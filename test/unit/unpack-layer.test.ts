@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -173,6 +173,10 @@ describe('applyLayer: entry types and metadata', () => {
 
   it('ignores the umask and setgid inheritance: every inode gets exactly its header metadata', async () => {
     const { root } = await sandbox();
+    // Even the caller's directory may be setgid.
+    await mkdir(root);
+    await chown(root, 0, 60);
+    await chmod(root, 0o2755);
     await applyLayer(
       Readable.from([
         buildTar([
@@ -188,7 +192,8 @@ describe('applyLayer: entry types and metadata', () => {
       MEDIA.ociLayer,
       root,
     );
-    assert.equal((await stat(join(root, 'open'))).mode & 0o7777, 0o666);
+    const open = await stat(join(root, 'open'));
+    assert.deepEqual([open.mode & 0o7777, open.gid], [0o666, 0]);
     assert.equal((await stat(join(root, 'wide'))).mode & 0o7777, 0o777);
     const sg = await stat(join(root, 'sg'));
     assert.deepEqual([sg.mode & 0o7777, sg.gid], [0o2775, 50]);
@@ -196,6 +201,47 @@ describe('applyLayer: entry types and metadata', () => {
     assert.equal((await lstat(join(root, 'sg/l'))).gid, 0);
     const sub = await stat(join(root, 'sg/sub'));
     assert.deepEqual([sub.mode & 0o7777, sub.gid], [0o755, 0]);
+  });
+
+  for (const format of ['gnu', 'posix', 'ustar'] as const) {
+    it(`reads archives written by GNU tar --format=${format}`, async () => {
+      const { dir, root } = await sandbox();
+      const src = join(dir, 'src');
+      // ustar can only split long names at a slash within its 155+100 bytes.
+      const long = format === 'ustar' ? `${'d'.repeat(90)}/${'e'.repeat(60)}/${'f'.repeat(90)}` : `${'d'.repeat(120)}/${'e'.repeat(120)}/${'f'.repeat(120)}`;
+      await mkdir(join(src, long), { recursive: true });
+      await writeFile(join(src, long, 'file'), 'deep');
+      await writeFile(join(src, 'suid'), 'x', { mode: 0o755 });
+      await chmod(join(src, 'suid'), 0o4755);
+      const r1 = spawnSync('ln', [join(src, 'suid'), join(src, 'hard')]);
+      assert.equal(r1.status, 0);
+      const r2 = spawnSync('ln', ['-s', format === 'ustar' ? 'short/target' : `/${'t'.repeat(150)}`, join(src, 'sym')]);
+      assert.equal(r2.status, 0);
+      if (format !== 'ustar') spawnSync('setfattr', ['-n', 'user.k', '-v', 'v', join(src, 'suid')]);
+      // Ids past ustar's 7 octal digits: GNU writes base-256 numbers, POSIX writes PAX records.
+      const bigIds = format === 'ustar' ? [] : ['--owner=3000000', '--group=3000001'];
+      const args = ['-C', src, '-c', `--format=${format}`, ...bigIds, ...(format === 'posix' ? ['--xattrs', '--xattrs-include=*'] : []), '.'];
+      const tar = spawnSync('tar', args, { maxBuffer: 1 << 26 });
+      assert.equal(tar.status, 0, tar.stderr.toString());
+
+      const res = await applyLayer(chunked(tar.stdout, 512 * 3 + 17), MEDIA.ociLayer, root);
+      assert.equal(res.diffId, sha256(tar.stdout));
+      assert.equal(await readFile(join(root, long, 'file'), 'utf8'), 'deep');
+      const suid = await stat(join(root, 'suid'));
+      assert.equal(suid.mode & 0o7777, 0o4755);
+      if (format !== 'ustar') assert.deepEqual([suid.uid, suid.gid], [3000000, 3000001]);
+      assert.equal((await stat(join(root, 'hard'))).ino, suid.ino);
+      assert.equal(await readlink(join(root, 'sym')), await readlink(join(src, 'sym')));
+      if (format === 'posix') assert.equal(xattrs(join(root, 'suid')).get('user.k'), hex('v'));
+    });
+  }
+
+  it('refuses media types it cannot decode', async () => {
+    const { root } = await sandbox();
+    await assert.rejects(
+      applyLayer(Readable.from([Buffer.from('BZh91AY&SY')]), 'application/vnd.oci.image.layer.v1.tar+bzip2', root),
+      (err: unknown) => err instanceof SkiffError && err.kind === 'Unimplemented',
+    );
   });
 
   it('refuses a target directory that is not empty', async () => {

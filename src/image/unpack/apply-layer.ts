@@ -39,7 +39,7 @@ export async function applyLayer(
     await mkdir(targetDir, { recursive: true });
     // Whiteouts and overwrites are only correct against an empty start.
     if ((await readdir(targetDir)).length > 0) throw failedPrecondition(`layer directory ${targetDir} is not empty`);
-    const writer = new LayerWriter(targetDir, await creationDefaults(), signal);
+    const writer = new LayerWriter(targetDir, await creationDefaults(targetDir), signal);
 
     await pipeline(
       input,

@@ -3,15 +3,17 @@
 // minus the umask. When that already matches the entry, chown and chmod would
 // change nothing, and skipping them saves two threadpool round trips per file
 // (most image files are root-owned 0644 or 0755).
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 
 export interface CreationDefaults {
   uid: number;
   gid: number;
   umask: number;
+  /** The layer directory itself is setgid (the caller made it so, or inherited it). */
+  rootSetgid: boolean;
 }
 
-export async function creationDefaults(): Promise<CreationDefaults> {
+export async function creationDefaults(root: string): Promise<CreationDefaults> {
   // process.umask() without an argument is deprecated (it briefly changes the umask); procfs just reads it.
   let umask = 0o7777; // unknown: never trust creation modes
   try {
@@ -20,7 +22,8 @@ export async function creationDefaults(): Promise<CreationDefaults> {
   } catch {
     // keep the safe default
   }
-  return { uid: process.geteuid?.() ?? -1, gid: process.getegid?.() ?? -1, umask };
+  const rootSetgid = ((await stat(root)).mode & 0o2000) !== 0;
+  return { uid: process.geteuid?.() ?? -1, gid: process.getegid?.() ?? -1, umask, rootSetgid };
 }
 
 /** Whether creating with `mode` yields exactly `mode`. Special bits always get an explicit chmod (after chown). */

@@ -35,8 +35,8 @@ export class LayerWriter {
   private readonly xattrs = new XattrBatch();
   /**
    * Every non-directory this layer has created. With the tree's directories it
-   * is everything in the (initially empty) layer directory, and its regular
-   * entries are the only valid hardlink targets.
+   * is everything in the (initially empty) layer directory, and only these
+   * may be hardlink targets.
    */
   private readonly written = new Set<string>();
   /** Directory mtimes, set last because adding children changes them. */
@@ -54,6 +54,7 @@ export class LayerWriter {
     private readonly signal?: AbortSignal,
   ) {
     this.tree = new SafeTree(root);
+    if (defaults.rootSetgid) this.maybeSetgid.add('');
   }
 
   async write(entry: TarEntry): Promise<void> {

@@ -1,0 +1,49 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { writeJsonAtomic } from './atomic-file.js';
+
+/**
+ * Records of one kind (sandboxes, containers), one crash-safe JSON file per id
+ * under a directory, all held in memory: reads never touch disk.
+ */
+export class RecordStore<T extends { id: string }> {
+  private readonly records = new Map<string, T>();
+
+  constructor(private readonly dir: string) {}
+
+  async load(): Promise<void> {
+    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    for (const name of await fs.readdir(this.dir)) {
+      const file = path.join(this.dir, name);
+      if (!name.endsWith('.json')) {
+        await fs.rm(file, { force: true }); // temp file of an interrupted write
+        continue;
+      }
+      const record = JSON.parse(await fs.readFile(file, 'utf8')) as T;
+      this.records.set(record.id, record);
+    }
+  }
+
+  get(id: string): T | undefined {
+    return this.records.get(id);
+  }
+
+  all(): T[] {
+    return [...this.records.values()];
+  }
+
+  async put(record: T): Promise<void> {
+    await writeJsonAtomic(path.join(this.dir, `${record.id}.json`), record);
+    this.records.set(record.id, record);
+  }
+
+  async delete(id: string): Promise<void> {
+    await fs.rm(path.join(this.dir, `${id}.json`), { force: true });
+    this.records.delete(id);
+  }
+
+  /** Ids starting with the prefix. */
+  byPrefix(prefix: string): T[] {
+    return [...this.records.values()].filter((r) => r.id.startsWith(prefix));
+  }
+}
