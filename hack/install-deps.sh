@@ -11,6 +11,9 @@ PACKAGES=(
   iproute2                      # ip netns / link inspection in tests
   util-linux                    # unshare, nsenter, mount
   socat                         # dialling into pod network namespaces in tests
+  iputils-ping                  # reachability checks in tests
+  catatonit                     # the pause process of infra containers (test pause image)
+  procps                        # sysctl
   docker-registry               # the local registry tests pull from
   busybox-static                # the userland of the images tests build
   skopeo                        # pushing test images into the registry

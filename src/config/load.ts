@@ -114,6 +114,7 @@ export function parseConfig(text: string, file: string): SkiffConfig {
     conmonPath: str('conmon_path'),
     pauseImage: str('pause_image'),
     defaultRuntime: str('default_runtime'),
+    infraContainer: str('infra_container') as SkiffConfig['infraContainer'],
     // [runtimes.<name>] tables add to (or redefine) the default handlers.
     runtimes: { ...structuredClone(DEFAULT_RUNTIMES), ...runtimes },
     cni: { binDirs: values.get('cni.bin_dirs') as string[], confDir: str('cni.conf_dir') },

@@ -7,6 +7,9 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const CGROUP_DRIVERS = ['cgroupfs', 'systemd'] as const;
 export type CgroupDriver = (typeof CGROUP_DRIVERS)[number];
 
+export const INFRA_MODES = ['when-needed', 'always'] as const;
+export type InfraMode = (typeof INFRA_MODES)[number];
+
 export interface RuntimeHandlerConfig {
   /** Path of the OCI runtime binary (runc-compatible CLI). */
   path: string;
@@ -23,6 +26,7 @@ export interface SkiffConfig {
   conmonPath: string;
   pauseImage: string;
   defaultRuntime: string;
+  infraContainer: InfraMode;
   runtimes: Record<string, RuntimeHandlerConfig>;
   cni: { binDirs: string[]; confDir: string };
   registry: { configDir: string };
@@ -64,6 +68,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: ['conmon_path'], type: path_, default: '/usr/bin/conmon', doc: 'The conmon binary that monitors each container.' },
   { key: ['pause_image'], type: { kind: 'string' }, default: 'registry.k8s.io/pause:3.10', doc: 'Infra container image; never garbage-collected (pinned).' },
   { key: ['default_runtime'], type: { kind: 'string' }, default: 'runc', doc: 'Runtime handler used when a pod names none; must be in [runtimes].' },
+  {
+    key: ['infra_container'],
+    type: { kind: 'enum', values: INFRA_MODES },
+    default: 'when-needed',
+    doc: 'Pause process per pod: "when-needed" (shared PID namespace only; others pin namespaces) or "always".',
+  },
   { key: ['cni', 'bin_dirs'], type: { kind: 'paths' }, default: ['/usr/lib/cni', '/opt/cni/bin'], doc: 'Directories searched, in order, for CNI plugin binaries.' },
   { key: ['cni', 'conf_dir'], type: path_, default: '/etc/cni/net.d', doc: 'Directory holding the CNI network configuration (first file in lexical order wins).' },
   {

@@ -9,6 +9,7 @@ import { CriServer } from '../server/grpc-server.js';
 import { RUNTIME_VERSION } from '../version.js';
 import { claimSocketPath, InstanceLock } from './instance-lock.js';
 import { startImages } from './start-images.js';
+import { startSandboxes } from './start-sandboxes.js';
 import type { DaemonParts } from './parts.js';
 
 type Closer = () => Promise<void> | void;
@@ -54,7 +55,10 @@ export async function bootDaemon(
     const images = await startImages(config, log);
     closers.push(() => images.close());
 
-    const parts: DaemonParts = { config, configSource, runtimes, cni, podCidrs, images: images.service };
+    const sandboxes = await startSandboxes(config, runtimes, cni, log);
+    await sandboxes.recover();
+
+    const parts: DaemonParts = { config, configSource, runtimes, cni, podCidrs, images: images.service, sandboxes };
     await claimSocketPath(config.listen);
     const server = new CriServer(log, parts);
     await server.listen(config.listen);

@@ -3,6 +3,7 @@ import type { SkiffConfig } from '../config/schema.js';
 import type { CniConfigWatcher } from '../network/cni/conf-dir.js';
 import type { PodCidrStore } from '../network/pod-cidr.js';
 import type { ImageService } from '../image/image-service.js';
+import type { SandboxService } from '../sandbox/sandbox-service.js';
 
 /** The started services the RPC layer talks to. */
 export interface DaemonParts {
@@ -13,4 +14,5 @@ export interface DaemonParts {
   cni: CniConfigWatcher;
   podCidrs: PodCidrStore;
   images: ImageService;
+  sandboxes: SandboxService;
 }

@@ -114,6 +114,10 @@ export class ImageService {
       for (const digest of await this.content.list()) {
         if (!usedBlobs.has(digest) && !this.puller.isLeased(digest)) await this.content.delete(digest);
       }
+      // Layers under a container's rootfs stay, with everything below them.
+      for (const parent of this.snapshots.activeParents()) {
+        for (let c: string | undefined = parent; c !== undefined; c = this.snapshots.get(c)?.parent) usedChains.add(c);
+      }
       // Children before parents, so a stack is never left without its base mid-way.
       const snaps = this.snapshots.list().sort((a, b) => b.id - a.id);
       for (const s of snaps) {

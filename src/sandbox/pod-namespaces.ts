@@ -54,12 +54,6 @@ export class PodNamespaces {
     }
   }
 
-  /** Brings the loopback interface up inside a pinned network namespace. */
-  async loopbackUp(netPin: string): Promise<void> {
-    const res = await run('nsenter', [`--net=${netPin}`, '--', 'ip', 'link', 'set', 'lo', 'up']);
-    if (res.code !== 0) throw new SkiffError('Internal', `bringing up lo: ${res.stderr.trim()}`);
-  }
-
   /** Unmounts and removes the pin files; missing ones are fine. */
   async release(pins: NamespacePins): Promise<void> {
     for (const file of Object.values(pins) as string[]) {

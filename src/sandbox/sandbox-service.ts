@@ -5,7 +5,7 @@ import { alreadyExists, invalidArgument, notFound, SkiffError } from '../errors.
 import { isMountPoint, mountTmpfs, unmount } from '../host/mount.js';
 import type { Logger } from '../log.js';
 import type { CniConfigWatcher } from '../network/cni/conf-dir.js';
-import type { CniRuntime } from '../network/cni/index.js';
+import { setupLoopback, type CniRuntime } from '../network/cni/index.js';
 import { KeyedMutex } from '../store/keyed-mutex.js';
 import { RecordStore } from '../store/record-store.js';
 import { cgroupfsParent } from './cgroup-parent.js';
@@ -176,7 +176,7 @@ export class SandboxService {
         signal.throwIfAborted();
         await this.o.namespaces.create(record.pins, hostname, sysctls);
         if (record.pins.net && network?.ready) {
-          await this.o.namespaces.loopbackUp(record.pins.net);
+          await setupLoopback(this.o.cni, { ...this.podInfo(record), ifName: 'lo' }, signal);
           record.cniAttempted = true;
           await this.records.put(record);
           const result = await this.o.cni.add(network.network, this.podInfo(record), {
@@ -218,15 +218,30 @@ export class SandboxService {
     };
   }
 
-  /** Infra process, network and namespaces down; files stay. Safe to repeat. */
+  /**
+   * Infra process, network and namespaces down; files stay. Safe to repeat.
+   * Every step is tried even when an earlier one fails; the first error is thrown at the end.
+   */
   private async teardown(record: SandboxRecord, log: Logger): Promise<void> {
-    if (record.infra && this.infra) await this.infra.stop(record);
+    const errors: unknown[] = [];
+    const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, `${what} failed`);
+        errors.push(err);
+      }
+    };
+    if (record.infra && this.infra) await step('stopping the infra container', () => this.infra!.stop(record));
     if (record.cniAttempted) {
       // DEL always runs, with the cached ADD result, even after a failed ADD.
-      await this.o.cni.del(undefined, this.podInfo(record));
-      record.cniAttempted = false;
+      await step('CNI DEL', async () => {
+        await this.o.cni.del(undefined, this.podInfo(record));
+        record.cniAttempted = false;
+      });
     }
-    await this.o.namespaces.release(record.pins);
+    await step('releasing namespaces', () => this.o.namespaces.release(record.pins));
+    if (errors.length) throw errors[0];
     log.debug('pod network and namespaces released');
   }
 

@@ -7,6 +7,7 @@ import type { DaemonParts } from '../daemon/parts.js';
 import { loadCriProto } from './proto.js';
 import { runtimeInfoHandlers } from './runtime-info.js';
 import { imageServiceHandlers } from './image-service.js';
+import { sandboxHandlers } from './sandbox-handlers.js';
 import { withUnimplemented } from './unimplemented.js';
 
 /** Kubelet sends large ListContainers answers and image pulls with big auth; match containerd's 16 MiB. */
@@ -23,7 +24,7 @@ export class CriServer {
     parts: DaemonParts,
   ) {
     const v1 = loadCriProto().runtime.v1;
-    const runtime: Partial<RuntimeServiceHandlers> = { ...runtimeInfoHandlers(log, parts) };
+    const runtime: Partial<RuntimeServiceHandlers> = { ...runtimeInfoHandlers(log, parts), ...sandboxHandlers(log, parts.sandboxes) };
     const image: Partial<ImageServiceHandlers> = imageServiceHandlers(log, parts.images);
     this.server.addService(v1.RuntimeService.service, withUnimplemented(v1.RuntimeService.service, 'runtime.v1.RuntimeService', runtime));
     this.server.addService(v1.ImageService.service, withUnimplemented(v1.ImageService.service, 'runtime.v1.ImageService', image));

@@ -15,9 +15,18 @@ export interface CommittedSnapshot {
   createdAt: string;
 }
 
+/** A writable snapshot (a container's rootfs): an upper and work dir over committed layers. */
+export interface ActiveSnapshot {
+  key: string;
+  id: number;
+  /** Chain ID of the top image layer it sits on. */
+  parent: string;
+}
+
 interface Metadata {
   nextId: number;
   committed: Record<string, CommittedSnapshot>;
+  active?: Record<string, ActiveSnapshot>;
 }
 
 /**
@@ -41,7 +50,8 @@ export class OverlaySnapshotter {
   async init(): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
     this.meta = (await readJsonIfExists<Metadata>(this.metaFile)) ?? { nextId: 1, committed: {} };
-    const known = new Set(Object.values(this.meta.committed).map((s) => String(s.id)));
+    this.meta.active ??= {};
+    const known = new Set([...Object.values(this.meta.committed), ...Object.values(this.meta.active)].map((s) => String(s.id)));
     for (const name of await fs.readdir(this.dir)) {
       if (name === 'metadata.json' || known.has(name)) continue;
       await fs.rm(path.join(this.dir, name), { recursive: true, force: true });
@@ -93,6 +103,49 @@ export class OverlaySnapshotter {
       c = s.parent;
     }
     return dirs;
+  }
+
+  /**
+   * Creates a writable snapshot over the stack ending at `parent` and returns
+   * the overlay mount options for it. Recorded before the directories exist, so
+   * a crash leaves nothing unaccounted for.
+   */
+  async prepareActive(key: string, parent: string): Promise<{ snapshot: ActiveSnapshot; options: string }> {
+    const lowers = this.lowerDirs(parent);
+    let snapshot = this.meta.active![key];
+    if (!snapshot) {
+      snapshot = { key, id: this.meta.nextId++, parent };
+      this.meta.active![key] = snapshot;
+      await this.save();
+    }
+    const dir = path.join(this.dir, String(snapshot.id));
+    await fs.mkdir(path.join(dir, 'fs'), { recursive: true, mode: 0o755 });
+    await fs.mkdir(path.join(dir, 'work'), { recursive: true, mode: 0o700 });
+    const options = `lowerdir=${lowers.join(':')},upperdir=${path.join(dir, 'fs')},workdir=${path.join(dir, 'work')}`;
+    if (options.length > 4000) throw new SkiffError('FailedPrecondition', `image has too many layers for one overlay mount (${lowers.length})`);
+    return { snapshot, options };
+  }
+
+  getActive(key: string): ActiveSnapshot | undefined {
+    return this.meta.active![key];
+  }
+
+  /** The writable (upper) directory of an active snapshot: what a container changed. */
+  upperDir(snapshot: ActiveSnapshot): string {
+    return path.join(this.dir, String(snapshot.id), 'fs');
+  }
+
+  /** Chain IDs that active snapshots sit on (GC must keep them). */
+  activeParents(): Set<string> {
+    return new Set(Object.values(this.meta.active!).map((a) => a.parent));
+  }
+
+  async removeActive(key: string): Promise<void> {
+    const a = this.meta.active![key];
+    if (!a) return;
+    await fs.rm(path.join(this.dir, String(a.id)), { recursive: true, force: true });
+    delete this.meta.active![key];
+    await this.save();
   }
 
   async remove(chainId: string): Promise<void> {

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -131,10 +132,24 @@ export class TestDaemon {
     }
   }
 
-  /** Stops the daemon (if running) and removes its directory. Safe to call twice. */
+  /** Stops the daemon (if running), unmounts what is left under its directory and removes it. Safe to call twice. */
   async destroy(): Promise<void> {
     await this.stop('SIGTERM').catch(() => undefined);
+    unmountUnder(this.dir);
     await fs.rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Unmounts every mount at or below dir, deepest first (pins, shm, rootfs left by a daemon). */
+export function unmountUnder(dir: string): void {
+  for (let round = 0; round < 5; round++) {
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4])
+      .filter((m): m is string => m !== undefined && (m === dir || m.startsWith(dir + '/')))
+      .sort((a, b) => b.length - a.length);
+    if (mounts.length === 0) return;
+    for (const m of mounts) if (spawnSync('umount', [m]).status !== 0) spawnSync('umount', ['-l', m]);
   }
 }
 
