@@ -10,6 +10,10 @@ import { RUNTIME_VERSION } from '../version.js';
 import { claimSocketPath, InstanceLock } from './instance-lock.js';
 import { startImages } from './start-images.js';
 import { startSandboxes } from './start-sandboxes.js';
+import { startContainers } from './start-containers.js';
+import { ContainerEventBus } from '../events/container-events.js';
+import { ContainerStats } from '../container/container-stats.js';
+import { mountPointOf } from '../image/disk-usage.js';
 import type { DaemonParts } from './parts.js';
 
 type Closer = () => Promise<void> | void;
@@ -55,10 +59,28 @@ export async function bootDaemon(
     const images = await startImages(config, log);
     closers.push(() => images.close());
 
+    const events = new ContainerEventBus();
     const sandboxes = await startSandboxes(config, runtimes, cni, log);
+    const containers = await startContainers(config, runtimes, sandboxes, images.service, images.snapshots, events, log);
+    // Containers first: a sandbox is judged by what its processes are doing.
+    await containers.recover();
+    closers.push(() => containers.close());
     await sandboxes.recover();
 
-    const parts: DaemonParts = { config, configSource, runtimes, cni, podCidrs, images: images.service, sandboxes };
+    const stats = new ContainerStats(containers, sandboxes, images.snapshots, log.child({ part: 'stats' }));
+    const parts: DaemonParts = {
+      config,
+      configSource,
+      runtimes,
+      cni,
+      podCidrs,
+      images: images.service,
+      sandboxes,
+      containers,
+      events,
+      stats,
+      imageFsMountpoint: await mountPointOf(config.root),
+    };
     await claimSocketPath(config.listen);
     const server = new CriServer(log, parts);
     await server.listen(config.listen);

@@ -9,7 +9,7 @@ import { OverlaySnapshotter } from '../snapshot/overlay-snapshotter.js';
 import { RUNTIME_VERSION } from '../version.js';
 
 /** Loads the stores and builds the image service. */
-export async function startImages(config: SkiffConfig, log: Logger): Promise<{ service: ImageService; close: () => Promise<void> }> {
+export async function startImages(config: SkiffConfig, log: Logger): Promise<{ service: ImageService; snapshots: OverlaySnapshotter; close: () => Promise<void> }> {
   const content = new ContentStore(config.root);
   const snapshots = new OverlaySnapshotter(config.root);
   const images = new ImageStore(config.root);
@@ -27,5 +27,5 @@ export async function startImages(config: SkiffConfig, log: Logger): Promise<{ s
   const service = new ImageService(config.root, images, content, snapshots, puller, log.child({ part: 'images' }), config.pauseImage);
   // Blobs or snapshots left by a pull that died with the previous daemon.
   await service.collectGarbage();
-  return { service, close: () => registry.close() };
+  return { service, snapshots, close: () => registry.close() };
 }

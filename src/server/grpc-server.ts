@@ -8,6 +8,8 @@ import { loadCriProto } from './proto.js';
 import { runtimeInfoHandlers } from './runtime-info.js';
 import { imageServiceHandlers } from './image-service.js';
 import { sandboxHandlers } from './sandbox-handlers.js';
+import { containerHandlers } from './container-handlers.js';
+import { statsHandlers } from './stats-handlers.js';
 import { withUnimplemented } from './unimplemented.js';
 
 /** Kubelet sends large ListContainers answers and image pulls with big auth; match containerd's 16 MiB. */
@@ -24,7 +26,9 @@ export class CriServer {
     parts: DaemonParts,
   ) {
     const v1 = loadCriProto().runtime.v1;
-    const runtime: Partial<RuntimeServiceHandlers> = { ...runtimeInfoHandlers(log, parts), ...sandboxHandlers(log, parts.sandboxes) };
+    const runtime: Partial<RuntimeServiceHandlers> = { ...runtimeInfoHandlers(log, parts), ...sandboxHandlers(log, parts.sandboxes), ...containerHandlers(log, parts.containers, parts.sandboxes, parts.events),
+      ...statsHandlers(log, parts.stats, parts.containers, parts.sandboxes, () => parts.imageFsMountpoint),
+    };
     const image: Partial<ImageServiceHandlers> = imageServiceHandlers(log, parts.images);
     this.server.addService(v1.RuntimeService.service, withUnimplemented(v1.RuntimeService.service, 'runtime.v1.RuntimeService', runtime));
     this.server.addService(v1.ImageService.service, withUnimplemented(v1.ImageService.service, 'runtime.v1.ImageService', image));

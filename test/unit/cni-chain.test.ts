@@ -166,6 +166,18 @@ describe('CNI runtime with scripted plugins', () => {
     assert.equal(await exists(t.cacheFile), true);
   });
 
+  it('after a failing cached DEL, retries with an edited config of the same network only', async () => {
+    const t = await setup({ 'fake-b': { fail: { DEL: { code: 7, msg: 'cannot parse' } } } });
+    await t.rt.add(t.network, t.pod, {});
+    const fixedPlugins = t.network.plugins.map((p) => ({ ...p, fake: { log: t.logFile } }));
+    await assert.rejects(t.rt.del({ ...t.network, name: 'othernet', plugins: fixedPlugins }, t.pod), /cannot parse/);
+    assert.equal(await exists(t.cacheFile), true, 'another network is no substitute');
+    await t.rt.del({ ...t.network, plugins: fixedPlugins }, t.pod);
+    assert.equal(await exists(t.cacheFile), false);
+    const dels = (await readLog(t.logFile)).filter((r) => r.phase === 'start' && r.cmd === 'DEL');
+    assert.deepEqual(dels.map((r) => `${r.type}:${r.conf!['name']}`), ['fake-b:fakenet', 'fake-a:fakenet', 'fake-b:fakenet', 'fake-a:fakenet', 'fake-b:fakenet', 'fake-a:fakenet']);
+  });
+
   it('kills a plugin that outlives its time limit, then rolls back', async () => {
     const t = await setup({ 'fake-a': { sleepMs: { ADD: 20_000 } } }, '1.0.0', { timeoutMs: 500 });
     const started = Date.now();

@@ -22,6 +22,9 @@ export interface CniRuntimeOptions {
   pluginTimeoutMs?: number;
 }
 
+const sameNetwork = (a: CniNetworkConfig, b: CniNetworkConfig): boolean =>
+  a.name === b.name && a.cniVersion === b.cniVersion && JSON.stringify(a.plugins) === JSON.stringify(b.plugins);
+
 function validatePod(pod: CniPodInfo): void {
   validateContainerId(pod.sandboxId);
   validateIfName(pod.ifName ?? DEFAULT_IFNAME);
@@ -96,6 +99,8 @@ export class CniRuntime {
   /**
    * Detaches the sandbox. Uses the cached ADD (config, pod info, capabilities,
    * result) when there is one, else `network`; with neither there is nothing to do.
+   * If DEL with the cached config fails and `network` is an edited config of the
+   * same network, `network` is tried too.
    * Idempotent, fine after a failed ADD or with the netns already gone.
    */
   async del(network: CniNetworkConfig | undefined, pod: CniPodInfo, signal?: AbortSignal): Promise<void> {
@@ -116,7 +121,23 @@ export class CniRuntime {
           return;
         }
         // The spec wants DEL to get the same parameters as ADD: the cached pod info wins.
-        await this.delEntry(net, entry?.pod ?? pod, entry?.capabilities ?? {}, entry?.result ?? undefined, signal);
+        const delPod = entry?.pod ?? pod;
+        const caps = entry?.capabilities ?? {};
+        const prev = entry?.result ?? undefined;
+        try {
+          await this.delEntry(net, delPod, caps, prev, signal);
+        } catch (err) {
+          // A config whose DEL can never succeed (e.g. an unparsable IPAM subnet: the
+          // plugin fails DEL just as it failed ADD) would pin the sandbox forever. When
+          // the caller holds an edited config of the same network, it gets a try:
+          // fixing the conf dir is then the way out. Only the same name: resources
+          // (IPAM dir, iptables chains) are keyed by it, so nothing of the cached
+          // attachment is left behind when the cache entry goes.
+          const edited = entry && network && network.name === entry.network.name && !sameNetwork(network, entry.network) ? network : undefined;
+          if (!edited || (err instanceof SkiffError && err.kind === 'Cancelled')) throw err;
+          this.log.warn({ err, sandboxId: pod.sandboxId, network: edited.name }, 'CNI DEL with the cached config failed; retrying with the current config');
+          await this.delEntry(edited, delPod, caps, prev, signal);
+        }
         await this.cache.remove(pod.sandboxId);
       },
       signal,

@@ -1,0 +1,133 @@
+import os from 'node:os';
+import path from 'node:path';
+import { invalidArgument } from '../../errors.js';
+import type { ImageConfig } from '../../image/oci-types.js';
+import type { SandboxRecord } from '../../sandbox/types.js';
+import type { ContainerConfig } from '../types.js';
+import { specAnnotations } from './annotations.js';
+import { capabilitySets } from './capabilities.js';
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, OCI_VERSION } from './defaults.js';
+import { hostDevice } from './devices.js';
+import { processEnv } from './env.js';
+import { containerMounts } from './mounts.js';
+import { namespaces } from './namespaces.js';
+import type { OciDeviceRule, OciRlimit, OciSpec } from './oci-spec.js';
+import { processArgs } from './process-args.js';
+import { cgroupResources } from './resources.js';
+
+export interface SpecInput {
+  id: string;
+  /** The container's root filesystem (the mounted snapshot). */
+  rootfs: string;
+  config: ContainerConfig;
+  image: ImageConfig;
+  sandbox: SandboxRecord;
+  /** From resolveUser(). */
+  user: { uid: number; gid: number; additionalGids: number[] };
+  /** The runtime's own oom_score_adj: negative requests are clamped up to it (no CAP_SYS_RESOURCE here). */
+  minOomScoreAdj: number;
+  /** Capabilities in our bounding set (CAP_* names): requested ones outside it are dropped. */
+  boundingCaps: string[];
+  /** /proc/<pid>/ns/pid to join for PID mode POD (the sandbox's infra) or TARGET (resolved by the caller). */
+  pidNamespacePath?: string;
+  /** /etc/hosts to bind if kubelet didn't mount one. */
+  hostsPath?: string;
+  /** The host runs the unified cgroup hierarchy: `unified` resources and a cgroup namespace apply; default false (hybrid here). */
+  cgroupV2?: boolean;
+  /** The memory controller accounts swap (memory.memsw.*); default true. */
+  swapAccounting?: boolean;
+  /** runc can apply hugepage limits; default false (it cannot on this host: see resources.ts). */
+  hugetlb?: boolean;
+  /**
+   * Rlimits to set; default none, so the process inherits conmon's (that is,
+   * skiffd's), as with containerd and CRI-O. A fixed RLIMIT_NOFILE above the
+   * daemon's hard limit would need CAP_SYS_RESOURCE, which this host lacks:
+   * runc fails "error setting rlimit type 7: operation not permitted".
+   */
+  rlimits?: OciRlimit[];
+}
+
+/** A working directory relative to `/` is what runc would need anyway: it requires an absolute cwd. */
+const absolute = (p: string): string => path.posix.resolve('/', p);
+
+/**
+ * The OCI runtime config (config.json) of a container. Pure apart from reading
+ * the host: CRI mount and device paths are resolved and stat'ed (see
+ * host-path.ts); nothing is created or changed.
+ *
+ * Security profiles: no seccomp filter is applied yet, whatever the request
+ * says; a RuntimeDefault or Localhost request is recorded in the annotations
+ * (annotations.ts) so that the gap is visible per container. AppArmor and
+ * SELinux do not exist on this host; their requests are only stored.
+ */
+export function buildSpec(input: SpecInput): OciSpec {
+  const { config, sandbox } = input;
+  const sc = config.linux.securityContext;
+  if (sc.privileged && !sandbox.config.privileged) {
+    throw invalidArgument(`container "${config.metadata.name}" is privileged but its pod sandbox is not`);
+  }
+  const img = input.image.config ?? {};
+
+  const { mounts, rootfsPropagation } = containerMounts(
+    config.mounts,
+    {
+      shmPath: sandbox.shmPath,
+      resolvConfPath: sandbox.resolvConfPath,
+      hostnamePath: sandbox.hostnamePath,
+      ...(input.hostsPath ? { hostsPath: input.hostsPath } : {}),
+    },
+    { privileged: sc.privileged, readonlyRootfs: sc.readonlyRootfs },
+  );
+
+  // Deny every device, then allow the requested ones; runc appends its own
+  // defaults (null, zero, full, random, urandom, tty, console, ptmx, pts).
+  // Privileged containers may use any device. (Host device nodes are not
+  // copied into a privileged container's /dev.)
+  const devices = config.devices.map(hostDevice);
+  const deviceRules: OciDeviceRule[] = sc.privileged ? [{ allow: true, access: 'rwm' }] : [{ allow: false, access: 'rwm' }, ...devices.map((d) => d.rule)];
+
+  const oomScoreAdj = Math.min(1000, Math.max(config.linux.resources.oomScoreAdj, input.minOomScoreAdj, -1000));
+
+  return {
+    ociVersion: OCI_VERSION,
+    process: {
+      terminal: config.tty,
+      user: { uid: input.user.uid, gid: input.user.gid, additionalGids: [...input.user.additionalGids] },
+      args: processArgs(config.command, config.args, img.Entrypoint, img.Cmd),
+      env: processEnv(sandbox.config.hostname || os.hostname(), img.Env, config.envs),
+      cwd: absolute(config.workingDir || img.WorkingDir || '/'),
+      capabilities: capabilitySets(sc.capabilities, sc.privileged, input.boundingCaps),
+      ...(input.rlimits ? { rlimits: input.rlimits.map((r) => ({ ...r })) } : {}),
+      noNewPrivileges: sc.noNewPrivs,
+      oomScoreAdj,
+    },
+    root: { path: input.rootfs, readonly: sc.readonlyRootfs },
+    mounts,
+    annotations: specAnnotations(config, sandbox),
+    linux: {
+      namespaces: namespaces({
+        pins: sandbox.pins,
+        pidMode: sc.namespaceOptions.pid,
+        pidNamespacePath: input.pidNamespacePath,
+        cgroupV2: input.cgroupV2 ?? false,
+        privileged: sc.privileged,
+      }),
+      // Always absolute: a relative path lands under the caller's own cgroup.
+      cgroupsPath: path.posix.join('/', sandbox.cgroupParent, input.id),
+      resources: {
+        devices: deviceRules,
+        ...cgroupResources(config.linux.resources, {
+          cgroupV2: input.cgroupV2 ?? false,
+          swapAccounting: input.swapAccounting ?? true,
+          hugetlb: input.hugetlb ?? false,
+        }),
+      },
+      devices: devices.map((d) => d.node),
+      // An empty CRI list means "runtime default": the wire cannot tell it from unset.
+      maskedPaths: sc.privileged ? [] : [...(sc.maskedPaths.length ? sc.maskedPaths : DEFAULT_MASKED_PATHS)],
+      readonlyPaths: sc.privileged ? [] : [...(sc.readonlyPaths.length ? sc.readonlyPaths : DEFAULT_READONLY_PATHS)],
+      ...(rootfsPropagation ? { rootfsPropagation } : {}),
+      // No sysctls: the pod's are set once in its pinned namespaces.
+    },
+  };
+}

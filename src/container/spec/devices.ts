@@ -1,0 +1,41 @@
+import { statSync } from 'node:fs';
+import { errnoCode, invalidArgument, SkiffError } from '../../errors.js';
+import type { ContainerDevice } from '../types.js';
+import { cleanContainerPath, resolveHostPath } from './host-path.js';
+import type { OciDevice, OciDeviceRule } from './oci-spec.js';
+
+/** glibc's major()/minor() for a 64-bit dev_t. */
+export function devMajor(rdev: bigint): number {
+  return Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
+}
+export function devMinor(rdev: bigint): number {
+  return Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+}
+
+/**
+ * A CRI device: the node runc creates in the container (type and numbers read
+ * from the host node, mode and owner too) and the devices-cgroup rule that
+ * lets the container use it with the requested permissions.
+ */
+export function hostDevice(d: ContainerDevice): { node: OciDevice; rule: OciDeviceRule } {
+  const what = `device ${d.containerPath}`;
+  const path = cleanContainerPath(d.containerPath, what);
+  const access = d.permissions === '' ? 'rwm' : d.permissions;
+  if (!/^[rwm]{1,3}$/.test(access) || new Set(access).size !== access.length) throw invalidArgument(`${what}: permissions "${d.permissions}" must be letters of "rwm"`);
+  const source = resolveHostPath(d.hostPath, what);
+  let st;
+  try {
+    st = statSync(source, { bigint: true });
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') throw invalidArgument(`${what}: host path "${d.hostPath}" does not exist`);
+    throw new SkiffError('Internal', `${what}: stat ${source}: ${(err as Error).message}`, { cause: err });
+  }
+  const type = st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : undefined;
+  if (!type) throw invalidArgument(`${what}: host path "${d.hostPath}" is not a device node`);
+  const major = devMajor(st.rdev);
+  const minor = devMinor(st.rdev);
+  return {
+    node: { type, path, major, minor, fileMode: Number(st.mode & 0o777n), uid: Number(st.uid), gid: Number(st.gid) },
+    rule: { allow: true, type, major, minor, access },
+  };
+}

@@ -1,0 +1,118 @@
+// The container domain: what a container asks for, as far as Skiff uses the
+// CRI ContainerConfig. No proto types here (server/container-config.ts maps
+// them); every value is plain JSON so the config can be persisted in a record.
+//
+// Numbers that are 0 mean "not set", as in CRI (kubelet never sends a 0 limit
+// that it means literally); the optional ones are those where 0 is a real value.
+
+import type { NamespaceMode } from '../sandbox/types.js';
+
+export type MountPropagation = 'private' | 'hostToContainer' | 'bidirectional';
+
+export interface ContainerMount {
+  containerPath: string;
+  hostPath: string;
+  readonly: boolean;
+  /** Stored only: this host has no SELinux. */
+  selinuxRelabel: boolean;
+  propagation: MountPropagation;
+  /** Read-only all the way down (submounts too); needs readonly and private propagation. */
+  recursiveReadOnly: boolean;
+}
+
+export interface ContainerDevice {
+  containerPath: string;
+  hostPath: string;
+  /** cgroup device access, a subset of "rwm". */
+  permissions: string;
+}
+
+export interface HugepageLimit {
+  /** e.g. "2MB", "1GB" (the cgroup file's spelling). */
+  pageSize: string;
+  limit: number;
+}
+
+export interface ContainerResources {
+  cpuPeriod: number;
+  cpuQuota: number;
+  cpuShares: number;
+  memoryLimitInBytes: number;
+  oomScoreAdj: number;
+  cpusetCpus: string;
+  cpusetMems: string;
+  hugepageLimits: HugepageLimit[];
+  /** cgroup v2 files and values. */
+  unified: Record<string, string>;
+  memorySwapLimitInBytes: number;
+}
+
+export type SecurityProfileType = 'RuntimeDefault' | 'Unconfined' | 'Localhost';
+
+export interface SecurityProfile {
+  type: SecurityProfileType;
+  /** For Localhost: the profile's path or name. */
+  localhostRef: string;
+}
+
+export interface ContainerCapabilities {
+  /** Names as kubelet sends them ("NET_ADMIN", or "ALL"); CAP_ prefix optional. */
+  add: string[];
+  drop: string[];
+  addAmbient?: string[];
+}
+
+export interface ContainerNamespaces {
+  network: NamespaceMode;
+  pid: NamespaceMode;
+  ipc: NamespaceMode;
+  /** Container id whose PID namespace to join when pid is TARGET. */
+  targetId: string;
+}
+
+export interface ContainerSecurityContext {
+  capabilities: ContainerCapabilities;
+  privileged: boolean;
+  namespaceOptions: ContainerNamespaces;
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsUsername: string;
+  readonlyRootfs: boolean;
+  supplementalGroups: number[];
+  noNewPrivs: boolean;
+  /** Empty means "runtime default" (the wire cannot tell empty from unset). */
+  maskedPaths: string[];
+  readonlyPaths: string[];
+  /** Stored only for now: see spec/build-spec.ts on what is applied. */
+  seccomp?: SecurityProfile;
+  /** Stored only: this host has no AppArmor. */
+  apparmor?: SecurityProfile;
+}
+
+export interface ContainerMetadata {
+  name: string;
+  attempt: number;
+}
+
+export interface ContainerConfig {
+  metadata: ContainerMetadata;
+  /** The image reference as the user gave it. */
+  image: string;
+  command: string[];
+  args: string[];
+  workingDir: string;
+  envs: { key: string; value: string }[];
+  mounts: ContainerMount[];
+  devices: ContainerDevice[];
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** Relative to the sandbox's log directory. */
+  logPath: string;
+  stdin: boolean;
+  stdinOnce: boolean;
+  tty: boolean;
+  linux: {
+    resources: ContainerResources;
+    securityContext: ContainerSecurityContext;
+  };
+}

@@ -1,0 +1,137 @@
+// CRI ContainerConfig (generated proto types) ↔ the container domain types.
+// int64 fields arrive as decimal strings and become numbers; enums arrive as
+// their names.
+
+import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
+import type { LinuxContainerResources, LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources.js';
+import type { SecurityProfile__Output } from '../generated/runtime/v1/SecurityProfile.js';
+import { invalidArgument } from '../errors.js';
+import type { NamespaceMode } from '../sandbox/types.js';
+import type { ContainerConfig, ContainerResources, MountPropagation, SecurityProfile } from '../container/types.js';
+
+/** An int64 field as a JS number; past 2^53 precision would silently go, so refuse. */
+function int64(value: string | undefined, field: string): number {
+  if (value === undefined || value === '') return 0;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw invalidArgument(`${field}: ${value} is not an integer JS can hold exactly`);
+  return n;
+}
+
+const PROPAGATION: Record<string, MountPropagation> = {
+  PROPAGATION_PRIVATE: 'private',
+  PROPAGATION_HOST_TO_CONTAINER: 'hostToContainer',
+  PROPAGATION_BIDIRECTIONAL: 'bidirectional',
+};
+
+const NAMESPACE_MODES = new Set<string>(['POD', 'CONTAINER', 'NODE', 'TARGET']);
+// Proto3 enums default to their 0 value: an unset mode is POD.
+const mode = (m: string | undefined): NamespaceMode => (m && NAMESPACE_MODES.has(m) ? (m as NamespaceMode) : 'POD');
+
+/**
+ * A security profile from the structured field, or else from the deprecated
+ * path field ("runtime/default", "docker/default", "unconfined",
+ * "localhost/<path>"), which older kubelets and crictl still send.
+ */
+function profile(p: SecurityProfile__Output | null | undefined, legacy: string, field: string): SecurityProfile | undefined {
+  if (p) {
+    const type = p.profileType;
+    if (type !== 'RuntimeDefault' && type !== 'Unconfined' && type !== 'Localhost') throw invalidArgument(`${field}: unknown profile type ${String(type)}`);
+    if (type !== 'Localhost' && p.localhostRef !== '') throw invalidArgument(`${field}: localhost_ref is only for profile type Localhost`);
+    if (type === 'Localhost' && p.localhostRef === '') throw invalidArgument(`${field}: profile type Localhost needs localhost_ref`);
+    return { type, localhostRef: p.localhostRef };
+  }
+  if (legacy === '') return undefined;
+  if (legacy === 'runtime/default' || legacy === 'docker/default') return { type: 'RuntimeDefault', localhostRef: '' };
+  if (legacy === 'unconfined') return { type: 'Unconfined', localhostRef: '' };
+  if (legacy.startsWith('localhost/') && legacy.length > 'localhost/'.length) return { type: 'Localhost', localhostRef: legacy.slice('localhost/'.length) };
+  throw invalidArgument(`${field}: invalid profile "${legacy}"`);
+}
+
+export function toContainerResources(r: LinuxContainerResources__Output | null | undefined): ContainerResources {
+  const f = 'linux.resources';
+  return {
+    cpuPeriod: int64(r?.cpuPeriod, `${f}.cpu_period`),
+    cpuQuota: int64(r?.cpuQuota, `${f}.cpu_quota`),
+    cpuShares: int64(r?.cpuShares, `${f}.cpu_shares`),
+    memoryLimitInBytes: int64(r?.memoryLimitInBytes, `${f}.memory_limit_in_bytes`),
+    oomScoreAdj: int64(r?.oomScoreAdj, `${f}.oom_score_adj`),
+    cpusetCpus: r?.cpusetCpus ?? '',
+    cpusetMems: r?.cpusetMems ?? '',
+    hugepageLimits: (r?.hugepageLimits ?? []).map((h) => ({ pageSize: h.pageSize, limit: int64(h.limit, `${f}.hugepage_limits.limit`) })),
+    unified: { ...(r?.unified ?? {}) },
+    memorySwapLimitInBytes: int64(r?.memorySwapLimitInBytes, `${f}.memory_swap_limit_in_bytes`),
+  };
+}
+
+/** CRI ContainerConfig → the domain's ContainerConfig. */
+export function toContainerConfig(c: ContainerConfig__Output | null): ContainerConfig {
+  if (!c) throw invalidArgument('config is required');
+  if (!c.metadata?.name) throw invalidArgument('config.metadata.name is required');
+  const sc = c.linux?.securityContext;
+  const caps = sc?.capabilities;
+  const ns = sc?.namespaceOptions;
+  const runAsUser = sc?.runAsUser ? int64(sc.runAsUser.value, 'run_as_user') : undefined;
+  const runAsGroup = sc?.runAsGroup ? int64(sc.runAsGroup.value, 'run_as_group') : undefined;
+  const seccomp = profile(sc?.seccomp, sc?.seccompProfilePath ?? '', 'seccomp');
+  const apparmor = profile(sc?.apparmor, sc?.apparmorProfile ?? '', 'apparmor');
+  return {
+    metadata: { name: c.metadata.name, attempt: c.metadata.attempt },
+    image: c.image?.image ?? '',
+    command: [...c.command],
+    args: [...c.args],
+    workingDir: c.workingDir,
+    envs: c.envs.map((e) => ({ key: e.key, value: Buffer.isBuffer(e.value) ? e.value.toString('utf8') : String(e.value ?? '') })),
+    mounts: c.mounts.map((m) => {
+      const propagation = PROPAGATION[m.propagation];
+      if (!propagation) throw invalidArgument(`mount ${m.containerPath}: unknown propagation ${String(m.propagation)}`);
+      if (m.uidMappings.length || m.gidMappings.length) throw invalidArgument(`mount ${m.containerPath}: idmapped mounts are not supported`);
+      if (m.image?.image) throw invalidArgument(`mount ${m.containerPath}: image volumes are not supported`);
+      return { containerPath: m.containerPath, hostPath: m.hostPath, readonly: m.readonly, selinuxRelabel: m.selinuxRelabel, propagation, recursiveReadOnly: m.recursiveReadOnly };
+    }),
+    devices: c.devices.map((d) => ({ containerPath: d.containerPath, hostPath: d.hostPath, permissions: d.permissions })),
+    labels: { ...c.labels },
+    annotations: { ...c.annotations },
+    logPath: c.logPath,
+    stdin: c.stdin,
+    stdinOnce: c.stdinOnce,
+    tty: c.tty,
+    linux: {
+      resources: toContainerResources(c.linux?.resources),
+      securityContext: {
+        capabilities: {
+          add: [...(caps?.addCapabilities ?? [])],
+          drop: [...(caps?.dropCapabilities ?? [])],
+          addAmbient: [...(caps?.addAmbientCapabilities ?? [])],
+        },
+        privileged: sc?.privileged ?? false,
+        namespaceOptions: { network: mode(ns?.network), pid: mode(ns?.pid), ipc: mode(ns?.ipc), targetId: ns?.targetId ?? '' },
+        ...(runAsUser !== undefined ? { runAsUser } : {}),
+        ...(runAsGroup !== undefined ? { runAsGroup } : {}),
+        runAsUsername: sc?.runAsUsername ?? '',
+        readonlyRootfs: sc?.readonlyRootfs ?? false,
+        supplementalGroups: (sc?.supplementalGroups ?? []).map((g) => int64(g, 'supplemental_groups')),
+        noNewPrivs: sc?.noNewPrivs ?? false,
+        maskedPaths: [...(sc?.maskedPaths ?? [])],
+        readonlyPaths: [...(sc?.readonlyPaths ?? [])],
+        ...(seccomp ? { seccomp } : {}),
+        ...(apparmor ? { apparmor } : {}),
+      },
+    },
+  };
+}
+
+/** Domain resources → the CRI shape (ContainerStatus.resources.linux); int64s go back as decimal strings. */
+export function toProtoResources(r: ContainerResources): LinuxContainerResources {
+  return {
+    cpuPeriod: String(r.cpuPeriod),
+    cpuQuota: String(r.cpuQuota),
+    cpuShares: String(r.cpuShares),
+    memoryLimitInBytes: String(r.memoryLimitInBytes),
+    oomScoreAdj: String(r.oomScoreAdj),
+    cpusetCpus: r.cpusetCpus,
+    cpusetMems: r.cpusetMems,
+    hugepageLimits: r.hugepageLimits.map((h) => ({ pageSize: h.pageSize, limit: String(h.limit) })),
+    unified: { ...r.unified },
+    memorySwapLimitInBytes: String(r.memorySwapLimitInBytes),
+  };
+}

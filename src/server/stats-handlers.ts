@@ -1,0 +1,90 @@
+import type { RuntimeServiceHandlers } from '../generated/runtime/v1/RuntimeService.js';
+import type { ContainerStats as ProtoContainerStats } from '../generated/runtime/v1/ContainerStats.js';
+import type { PodSandboxStats } from '../generated/runtime/v1/PodSandboxStats.js';
+import type { ContainerStats, ContainerUsage, SandboxUsage } from '../container/container-stats.js';
+import type { ContainerService } from '../container/container-service.js';
+import type { SandboxService } from '../sandbox/sandbox-service.js';
+import { invalidArgument } from '../errors.js';
+import type { Logger } from '../log.js';
+import { unary } from './instrument.js';
+
+const u64 = (v: number | bigint): { value: string } => ({ value: String(v) });
+
+function toContainerStats(c: ContainerUsage, mountpoint: string): ProtoContainerStats {
+  const r = c.record;
+  const ts = String(c.cgroup?.timestampNs ?? BigInt(Date.now()) * 1_000_000n);
+  return {
+    attributes: { id: r.id, metadata: r.config.metadata, labels: r.config.labels, annotations: r.config.annotations },
+    cpu: c.cgroup ? { timestamp: ts, usageCoreNanoSeconds: u64(c.cgroup.cpu.usageCoreNanoSeconds), ...(c.nanoCores !== undefined ? { usageNanoCores: u64(Math.round(c.nanoCores)) } : {}) } : { timestamp: ts },
+    memory: c.cgroup
+      ? {
+          timestamp: ts,
+          workingSetBytes: u64(c.cgroup.memory.workingSetBytes),
+          usageBytes: u64(c.cgroup.memory.usageBytes),
+          rssBytes: u64(c.cgroup.memory.rssBytes),
+          pageFaults: u64(c.cgroup.memory.pageFaults),
+          majorPageFaults: u64(c.cgroup.memory.majorPageFaults),
+          ...(c.cgroup.memory.availableBytes !== undefined ? { availableBytes: u64(c.cgroup.memory.availableBytes) } : {}),
+        }
+      : { timestamp: ts },
+    ...(c.writable
+      ? { writableLayer: { timestamp: String(c.writable.timestampNs), fsId: { mountpoint }, usedBytes: u64(c.writable.bytes), inodesUsed: u64(c.writable.inodes) } }
+      : {}),
+  };
+}
+
+function toPodStats(s: SandboxUsage, sandboxes: SandboxService, mountpoint: string): PodSandboxStats {
+  const r = sandboxes.get(s.sandboxId);
+  const ts = String(s.timestampNs);
+  return {
+    attributes: { id: s.sandboxId, metadata: r?.config.metadata ?? null, labels: r?.config.labels ?? {}, annotations: r?.config.annotations ?? {} },
+    linux: {
+      cpu: { timestamp: ts, usageCoreNanoSeconds: u64(s.cpuNs), ...(s.nanoCores !== undefined ? { usageNanoCores: u64(Math.round(s.nanoCores)) } : {}) },
+      memory: {
+        timestamp: ts,
+        workingSetBytes: u64(s.memory.workingSetBytes),
+        usageBytes: u64(s.memory.usageBytes),
+        rssBytes: u64(s.memory.rssBytes),
+        pageFaults: u64(s.memory.pageFaults),
+        majorPageFaults: u64(s.memory.majorPageFaults),
+      },
+      process: { timestamp: ts, processCount: u64(s.processes) },
+      containers: s.containers.map((c) => toContainerStats(c, mountpoint)),
+    },
+  };
+}
+
+export function statsHandlers(
+  log: Logger,
+  stats: ContainerStats,
+  containers: ContainerService,
+  sandboxes: SandboxService,
+  mountpoint: () => string,
+): Pick<RuntimeServiceHandlers, 'ContainerStats' | 'ListContainerStats' | 'PodSandboxStats' | 'ListPodSandboxStats'> {
+  return {
+    ContainerStats: unary(log, 'ContainerStats', async (req) => {
+      if (!req.containerId) throw invalidArgument('container_id is required');
+      return { stats: toContainerStats(await stats.container(containers.resolve(req.containerId)), mountpoint()) };
+    }),
+    ListContainerStats: unary(log, 'ListContainerStats', async (req) => {
+      const f = req.filter;
+      const usage = await stats.containersOf({
+        ...(f?.id ? { id: f.id } : {}),
+        ...(f?.podSandboxId ? { sandboxId: f.podSandboxId } : {}),
+        ...(f && Object.keys(f.labelSelector).length ? { labels: f.labelSelector } : {}),
+      });
+      return { stats: usage.map((c) => toContainerStats(c, mountpoint())) };
+    }),
+    PodSandboxStats: unary(log, 'PodSandboxStats', async (req) => {
+      if (!req.podSandboxId) throw invalidArgument('pod_sandbox_id is required');
+      const r = sandboxes.resolve(req.podSandboxId);
+      return { stats: toPodStats(await stats.sandbox(r.id), sandboxes, mountpoint()) };
+    }),
+    ListPodSandboxStats: unary(log, 'ListPodSandboxStats', async (req) => {
+      const f = req.filter;
+      const ids = stats.sandboxIds({ ...(f?.id ? { id: f.id } : {}), ...(f && Object.keys(f.labelSelector).length ? { labels: f.labelSelector } : {}) });
+      const all = await Promise.all(ids.map((id) => stats.sandbox(id)));
+      return { stats: all.map((s) => toPodStats(s, sandboxes, mountpoint())) };
+    }),
+  };
+}

@@ -1,0 +1,275 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { TestDaemon } from './harness/daemon.js';
+import { busyboxImage, pushImage } from './harness/images.js';
+import { TestNetwork } from './harness/network.js';
+import { TestRegistry } from './harness/registry.js';
+import { podConfig } from './sandboxes.test.js';
+
+interface CStatus {
+  id: string;
+  state: string;
+  exitCode: number;
+  reason: string;
+  message: string;
+  startedAt: string;
+  finishedAt: string;
+  logPath: string;
+  user: { linux: { uid: string; gid: string; supplementalGroups: string[] } };
+  resources: { linux: { memoryLimitInBytes: string; cpuShares: string } };
+  mounts: { containerPath: string }[];
+  imageRef: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('containers on runc under conmon', () => {
+  let registry: TestRegistry;
+  let d: TestDaemon;
+  let netw: TestNetwork;
+  let image: string;
+  let podId: string;
+  let logDir: string;
+  let n = 0;
+
+  const create = async (config: Record<string, unknown>): Promise<string> => {
+    n++;
+    return (
+      await d.rt<{ containerId: string }>('CreateContainer', {
+        podSandboxId: podId,
+        config: { metadata: { name: `c${n}`, attempt: 0 }, image: { image }, logPath: `c${n}.log`, ...config },
+      })
+    ).containerId;
+  };
+  const start = (id: string) => d.rt('StartContainer', { containerId: id });
+  const status = async (id: string, verbose = false) => d.rt<{ status: CStatus; info: Record<string, string> }>('ContainerStatus', { containerId: id, verbose });
+  const waitExit = async (id: string, ms = 15000): Promise<CStatus> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const s = (await status(id)).status;
+      if (s.state === 'CONTAINER_EXITED') return s;
+      if (Date.now() > deadline) throw new Error(`container ${id} still ${s.state}`);
+      await sleep(50);
+    }
+  };
+  const logLines = async (id: string): Promise<string[]> => (await fs.readFile((await status(id)).status.logPath, 'utf8')).split('\n').filter(Boolean);
+  const logText = async (id: string): Promise<string> => (await logLines(id)).map((l) => l.split(' ').slice(3).join(' ')).join('\n');
+  const run = async (config: Record<string, unknown>): Promise<{ id: string; status: CStatus; out: string }> => {
+    const id = await create(config);
+    await start(id);
+    const st = await waitExit(id);
+    return { id, status: st, out: await logText(id) };
+  };
+
+  before(async () => {
+    registry = await TestRegistry.start();
+    await pushImage(registry.url, 'test/busybox', '1', busyboxImage({ entrypoint: ['/bin/echo', 'from-entrypoint'], cmd: ['from-cmd'], env: ['PATH=/bin', 'FROM_IMAGE=1', 'OVERRIDE=image'], workingDir: '/tmp' }));
+    await pushImage(registry.url, 'test/busybox-user', '1', busyboxImage({ user: 'app', cmd: ['id'] }));
+    d = await TestDaemon.start();
+    netw = new TestNetwork(d.dir);
+    await netw.install(d.cniConfDir);
+    image = `${registry.host}/test/busybox:1`;
+    await d.img('PullImage', { image: { image } });
+    await d.img('PullImage', { image: { image: `${registry.host}/test/busybox-user:1` } });
+    logDir = path.join(d.dir, 'logs');
+    for (let i = 0; i < 100; i++) {
+      const s = await d.rt<{ status: { conditions: { type: string; status: boolean }[] } }>('Status');
+      if (s.status.conditions.find((c) => c.type === 'NetworkReady')?.status) break;
+      await sleep(50);
+    }
+    podId = (await d.rt<{ podSandboxId: string }>('RunPodSandbox', { config: podConfig({ logDirectory: logDir }) })).podSandboxId;
+  });
+  after(async () => {
+    if (d) {
+      const list = await d.rt<{ items: { id: string }[] }>('ListPodSandbox').catch(() => ({ items: [] }));
+      for (const p of list.items) await d.rt('RemovePodSandbox', { podSandboxId: p.id }).catch(() => undefined);
+      await d.destroy();
+    }
+    netw?.cleanup();
+    await registry?.stop();
+  });
+
+  it('merges command, args, env and working dir as kubelet expects', async () => {
+    assert.equal((await run({})).out, 'from-entrypoint from-cmd');
+    assert.equal((await run({ args: ['a1', 'a2'] })).out, 'from-entrypoint a1 a2');
+    assert.equal((await run({ command: ['/bin/echo', 'cmd-only'] })).out, 'cmd-only');
+    assert.equal((await run({ command: ['/bin/echo'], args: ['x'] })).out, 'x');
+    const env = await run({ command: ['/bin/sh', '-c', 'echo $FROM_IMAGE $OVERRIDE $FROM_CRI; pwd'], envs: [{ key: 'OVERRIDE', value: 'cri' }, { key: 'FROM_CRI', value: 'yes' }] });
+    assert.equal(env.out, '1 cri yes\n/tmp');
+    assert.equal((await run({ command: ['/bin/pwd'], workingDir: '/etc' })).out, '/etc');
+  });
+
+  it('runs as the image user or the CRI user, resolved in the container', async () => {
+    const byImage = await run({ image: { image: `${registry.host}/test/busybox-user:1` } });
+    assert.match(byImage.out, /^uid=1000\(app\) gid=1000\(app\) groups=1000\(app\),2000\(extra\)/);
+    assert.equal(byImage.status.user.linux.uid, '1000');
+    const byUid = await run({ command: ['id'], linux: { securityContext: { runAsUser: { value: '65534' } } } });
+    assert.match(byUid.out, /^uid=65534\(nobody\) gid=65534\(nogroup\)/);
+    const byName = await run({ command: ['id'], linux: { securityContext: { runAsUsername: 'app', runAsGroup: { value: '2000' }, supplementalGroups: ['3000'] } } });
+    assert.match(byName.out, /^uid=1000\(app\) gid=2000\(extra\)/);
+    assert.match(byName.out, /3000/);
+  });
+
+  it('reports exit code 3 and Error; 0 and Completed', async () => {
+    const bad = await run({ command: ['sh', '-c', 'exit 3'] });
+    assert.equal(bad.status.exitCode, 3);
+    assert.equal(bad.status.reason, 'Error');
+    const ok = await run({ command: ['true'] });
+    assert.equal(ok.status.exitCode, 0);
+    assert.equal(ok.status.reason, 'Completed');
+    assert.ok(BigInt(ok.status.finishedAt) >= BigInt(ok.status.startedAt));
+  });
+
+  it('writes exact CRI log lines for stdout and stderr', async () => {
+    const { id } = await run({ command: ['sh', '-c', 'echo out-line; echo err-line >&2; printf partial'] });
+    const lines = await logLines(id);
+    const re = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(Z|[+-]\d\d:\d\d) (stdout|stderr) (F|P) (.*)$/;
+    for (const l of lines) assert.match(l, re);
+    const parsed = lines.map((l) => re.exec(l)!.slice(2, 5));
+    assert.deepEqual(parsed.filter((p) => p[0] === 'stdout').map((p) => [p[1], p[2]]), [['F', 'out-line'], ['P', 'partial']]);
+    assert.deepEqual(parsed.filter((p) => p[0] === 'stderr').map((p) => [p[1], p[2]]), [['F', 'err-line']]);
+  });
+
+  it('is killed by the memory cgroup and reports OOMKilled', async () => {
+    const res = await run({
+      command: ['sh', '-c', 'dd if=/dev/zero of=/dev/null bs=64M count=1'],
+      linux: { resources: { memoryLimitInBytes: String(15 * 1024 * 1024) } },
+    });
+    assert.equal(res.status.exitCode, 137);
+    assert.equal(res.status.reason, 'OOMKilled');
+  });
+
+  it('applies resources to the cgroup and updates them', async () => {
+    const id = await create({ command: ['sleep', '1000'], linux: { resources: { memoryLimitInBytes: String(64 * 1024 * 1024), cpuShares: '512', cpuQuota: '50000', cpuPeriod: '100000' } } });
+    await start(id);
+    const info = JSON.parse((await status(id, true)).info['info']!) as { cgroupsPath: string };
+    const cg = (ctl: string, file: string) => readFileSync(`/sys/fs/cgroup/${ctl}${info.cgroupsPath}/${file}`, 'utf8').trim();
+    assert.equal(cg('memory', 'memory.limit_in_bytes'), String(64 * 1024 * 1024));
+    assert.equal(cg('cpu', 'cpu.shares'), '512');
+    assert.equal(cg('cpu', 'cpu.cfs_quota_us'), '50000');
+    await d.rt('UpdateContainerResources', { containerId: id, linux: { memoryLimitInBytes: String(128 * 1024 * 1024), cpuShares: '256' } });
+    assert.equal(cg('memory', 'memory.limit_in_bytes'), String(128 * 1024 * 1024));
+    assert.equal(cg('cpu', 'cpu.shares'), '256');
+    assert.equal((await status(id)).status.resources.linux.memoryLimitInBytes, String(128 * 1024 * 1024));
+    await d.rt('StopContainer', { containerId: id, timeout: '0' });
+  });
+
+  it('kills a process that ignores SIGTERM after the timeout, and stop is idempotent', async () => {
+    const id = await create({ command: ['sh', '-c', 'trap "" TERM; echo ready; while true; do sleep 1; done'] });
+    await start(id);
+    for (let i = 0; i < 50 && !(await logText(id).catch(() => '')).includes('ready'); i++) await sleep(50);
+    const t0 = Date.now();
+    await d.rt('StopContainer', { containerId: id, timeout: '1' });
+    const took = Date.now() - t0;
+    const st = (await status(id)).status;
+    assert.equal(st.state, 'CONTAINER_EXITED');
+    assert.equal(st.exitCode, 137);
+    assert.ok(took >= 900 && took < 8000, `stop took ${took} ms`);
+    await d.rt('StopContainer', { containerId: id, timeout: '1' });
+    await d.rt('StopContainer', { containerId: 'e'.repeat(64), timeout: '1' });
+  });
+
+  it('runs ExecSync with output and exit code, and kills a timed-out command', async () => {
+    const id = await create({ command: ['sleep', '1000'] });
+    await start(id);
+    const res = await d.rt<{ stdout: Buffer; stderr: Buffer; exitCode: number }>('ExecSync', { containerId: id, cmd: ['sh', '-c', 'echo hi; echo oops >&2; exit 4'], timeout: '10' });
+    assert.equal(res.stdout.toString(), 'hi\n');
+    assert.equal(res.stderr.toString(), 'oops\n');
+    assert.equal(res.exitCode, 4);
+    await assert.rejects(d.rt('ExecSync', { containerId: id, cmd: ['sleep', '4242'], timeout: '1' }), (err: grpc.ServiceError) => {
+      assert.equal(err.code, grpc.status.DEADLINE_EXCEEDED, err.details);
+      return true;
+    });
+    await sleep(300);
+    const left = spawnSync('pgrep', ['-f', 'sleep 4242']).stdout.toString().trim();
+    assert.equal(left, '', 'no sleep left behind');
+    await d.rt('StopContainer', { containerId: id, timeout: '0' });
+  });
+
+  it('reopens the log after kubelet rotated it', async () => {
+    const id = await create({ command: ['sh', '-c', 'while true; do echo tick; sleep 0.2; done'] });
+    await start(id);
+    const logPath = (await status(id)).status.logPath;
+    await sleep(500);
+    await fs.rename(logPath, logPath + '.1');
+    await d.rt('ReopenContainerLog', { containerId: id });
+    await sleep(700);
+    assert.match(await fs.readFile(logPath, 'utf8'), /stdout F tick/);
+    await d.rt('StopContainer', { containerId: id, timeout: '0' });
+    await assert.rejects(d.rt('ReopenContainerLog', { containerId: id }), (err: grpc.ServiceError) => err.code === grpc.status.FAILED_PRECONDITION);
+  });
+
+  it('reports sane stats', async () => {
+    const id = await create({ command: ['sh', '-c', 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo x > /tmp/file; sleep 1000'] });
+    await start(id);
+    await sleep(1500);
+    const s1 = await d.rt<{ stats: { cpu: { usageCoreNanoSeconds: { value: string } }; memory: { workingSetBytes: { value: string }; usageBytes: { value: string } }; writableLayer: { usedBytes: { value: string }; inodesUsed: { value: string } } } }>('ContainerStats', { containerId: id });
+    assert.ok(BigInt(s1.stats.cpu.usageCoreNanoSeconds.value) > 10_000_000n, 'some CPU used');
+    const ws = BigInt(s1.stats.memory.workingSetBytes.value);
+    assert.ok(ws > 0n && ws <= BigInt(s1.stats.memory.usageBytes.value));
+    assert.ok(BigInt(s1.stats.writableLayer.inodesUsed.value) >= 1n);
+    const list = await d.rt<{ stats: { attributes: { id: string } }[] }>('ListContainerStats', { filter: { podSandboxId: podId } });
+    assert.ok(list.stats.some((s) => s.attributes.id === id));
+    const pod = await d.rt<{ stats: { linux: { cpu: { usageCoreNanoSeconds: { value: string } }; containers: unknown[] } } }>('PodSandboxStats', { podSandboxId: podId });
+    assert.ok(BigInt(pod.stats.linux.cpu.usageCoreNanoSeconds.value) > 0n);
+    await d.rt('StopContainer', { containerId: id, timeout: '0' });
+  });
+
+  it('streams lifecycle events', async () => {
+    const stream = (d.runtime as unknown as { GetContainerEvents: (r: object) => grpc.ClientReadableStream<{ containerId: string; containerEventType: string }> }).GetContainerEvents({});
+    const seen: string[] = [];
+    stream.on('data', (e) => seen.push(`${e.containerId}:${e.containerEventType}`));
+    stream.on('error', () => undefined);
+    await sleep(100);
+    const { id } = await run({ command: ['true'] });
+    await d.rt('RemoveContainer', { containerId: id });
+    await sleep(200);
+    stream.cancel();
+    assert.deepEqual(seen.filter((s) => s.startsWith(id)).map((s) => s.split(':')[1]), ['CONTAINER_CREATED_EVENT', 'CONTAINER_STARTED_EVENT', 'CONTAINER_STOPPED_EVENT', 'CONTAINER_DELETED_EVENT']);
+  });
+
+  it('fails to start a missing binary, leaving the container exited with the reason', async () => {
+    const id = await create({ command: ['/nonexistent-binary'] });
+    await assert.rejects(start(id), /nonexistent-binary/);
+    const st = (await status(id)).status;
+    assert.equal(st.state, 'CONTAINER_EXITED');
+    assert.equal(st.reason, 'StartError');
+    assert.match(st.message, /nonexistent-binary/);
+  });
+
+  it('rejects bad requests clearly', async () => {
+    await assert.rejects(d.rt('CreateContainer', { podSandboxId: podId, config: { metadata: { name: 'x' }, image: { image: 'nope/never:1' } } }), (err: grpc.ServiceError) => err.code === grpc.status.NOT_FOUND && /nope\/never/.test(err.details));
+    await assert.rejects(d.rt('CreateContainer', { podSandboxId: 'f'.repeat(64), config: { metadata: { name: 'x' }, image: { image } } }), (err: grpc.ServiceError) => err.code === grpc.status.NOT_FOUND);
+    await assert.rejects(d.rt('CreateContainer', { podSandboxId: podId, config: { metadata: { name: '' }, image: { image } } }), (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT);
+    await assert.rejects(d.rt('ContainerStatus', { containerId: 'f'.repeat(64) }), (err: grpc.ServiceError) => err.code === grpc.status.NOT_FOUND);
+    await d.rt('RemoveContainer', { containerId: 'f'.repeat(64) });
+  });
+
+  it('keeps running containers across a daemon restart (kill -9), and still catches their exit', async () => {
+    const id = await create({ command: ['sh', '-c', 'echo before; sleep 3; echo after; exit 5'] });
+    await start(id);
+    const dir = d.dir;
+    await d.stop('SIGKILL');
+    d = await TestDaemon.start({ dir });
+    assert.equal((await status(id)).status.state, 'CONTAINER_RUNNING');
+    const st = await waitExit(id, 10000);
+    assert.equal(st.exitCode, 5);
+    assert.match(await logText(id), /before\nafter/);
+  });
+
+  it('removes a container without leaving a mount, cgroup or bundle', async () => {
+    const id = await create({ command: ['sleep', '1000'] });
+    await start(id);
+    const info = JSON.parse((await status(id, true)).info['info']!) as { bundle: string; cgroupsPath: string };
+    await d.rt('RemoveContainer', { containerId: id });
+    await d.rt('RemoveContainer', { containerId: id });
+    assert.equal(existsSync(info.bundle), false, 'bundle removed');
+    assert.equal(existsSync(`/sys/fs/cgroup/memory${info.cgroupsPath}`), false, 'cgroup removed');
+    assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').includes(info.bundle), false, 'rootfs unmounted');
+    assert.deepEqual((await d.rt<{ containers: { id: string }[] }>('ListContainers', { filter: { id } })).containers, []);
+  });
+});
