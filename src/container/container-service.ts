@@ -217,10 +217,16 @@ export class ContainerService {
       await mountOverlay(record.rootfs, options);
       signal.throwIfAborted();
       record.user = await resolveUser(record.rootfs, config, image.config.config?.User);
+      const pidPath = this.pidNamespacePath(sandbox, config);
+      const ns = config.linux.securityContext.namespaceOptions;
+      const specConfig =
+        ns.pid === 'POD' && pidPath === undefined
+          ? { ...config, linux: { ...config.linux, securityContext: { ...config.linux.securityContext, namespaceOptions: { ...ns, pid: 'CONTAINER' as const } } } }
+          : config;
       const spec = buildSpec({
         id,
         rootfs: record.rootfs,
-        config,
+        config: specConfig,
         image: image.config,
         sandbox,
         user: record.user,
@@ -229,7 +235,7 @@ export class ContainerService {
         cgroupV2: CGROUP_FEATURES.cgroupV2,
         swapAccounting: CGROUP_FEATURES.swapAccounting,
         hugetlb: CGROUP_FEATURES.hugetlb,
-        ...(this.pidNamespacePath(sandbox, config) ? { pidNamespacePath: this.pidNamespacePath(sandbox, config)! } : {}),
+        ...(pidPath ? { pidNamespacePath: pidPath } : {}),
       });
       await writeJsonAtomic(path.join(bundle, 'config.json'), spec);
       record.state = 'created';
@@ -247,7 +253,11 @@ export class ContainerService {
   private pidNamespacePath(sandbox: SandboxRecord, config: ContainerConfig): string | undefined {
     const mode = config.linux?.securityContext?.namespaceOptions?.pid ?? 'CONTAINER';
     if (mode === 'POD') {
-      if (!sandbox.infra) throw failedPrecondition(`pod ${sandbox.id} has no infra process holding a shared PID namespace`);
+      // A pod that does not share its PID namespace has none to join: the container gets its own.
+      if (!sandbox.infra) {
+        if (sandbox.config.namespaces.pid !== 'POD') return undefined;
+        throw failedPrecondition(`pod ${sandbox.id} has no infra process holding its shared PID namespace`);
+      }
       return `/proc/${sandbox.infra.pid}/ns/pid`;
     }
     if (mode === 'TARGET') {

@@ -1,0 +1,260 @@
+// Typed client for the runc command line (1.1.x). Every call is an argv array;
+// runc's own messages come back as RuncError carrying runc's text.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ChildProcess } from 'node:child_process';
+import { SkiffError, type ErrorKind } from '../errors.js';
+import type { Logger } from '../log.js';
+import { runtimeChildEnv } from './child-env.js';
+import { readPidFile } from './pid-file.js';
+import { killProcessTree } from './process-tree.js';
+import { runChild, type ChildResult } from './run-child.js';
+import { classifyRuncMessage, runcMessage } from './runc-message.js';
+
+export type RuncStatus = 'created' | 'running' | 'pausing' | 'paused' | 'stopped';
+
+export interface RuncState {
+  id: string;
+  /** Host pid of the container's init; 0 once stopped. */
+  pid: number;
+  status: RuncStatus;
+  bundle: string;
+  rootfs: string;
+  /** RFC 3339 with nanoseconds, as runc reports it (a Date would drop the nanoseconds). */
+  created: string;
+  annotations: Record<string, string>;
+}
+
+export interface RuncClientOptions {
+  binary: string;
+  /** runc --root: where runc keeps its state; one per runtime instance. */
+  root: string;
+  log?: Logger;
+  /** Where exec process specs and pid files go (default: the OS temp dir). */
+  tmpDir?: string;
+  /** Upper bound for every command except exec, so a wedged runc cannot hang a caller (default 60 s). */
+  commandTimeoutMs?: number;
+}
+
+export interface ExecOptions {
+  stdin?: Buffer;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Bytes kept per stream; the rest is read and dropped (default 16 MiB). */
+  maxOutputBytes?: number;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: Buffer;
+  stderr: Buffer;
+  /** The timeout fired or the signal aborted: the exec'd process tree was killed. */
+  timedOut: boolean;
+  /** Some output went beyond maxOutputBytes and was dropped. */
+  truncated: boolean;
+}
+
+/** A failed runc command, with runc's own message. */
+export class RuncError extends SkiffError {
+  constructor(
+    kind: ErrorKind,
+    readonly command: string,
+    readonly runcMessage: string,
+    readonly exitCode: number,
+  ) {
+    super(kind, `runc ${command}: ${runcMessage || `exited with ${exitCode}`}`);
+  }
+}
+
+const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024;
+const STDERR_LIMIT = 64 * 1024;
+const SIGNAL_RE = /^(?:\d{1,2}|(?:SIG)?[A-Z][A-Z0-9]*(?:[+-]\d{1,2})?)$/;
+
+export class RuncClient {
+  readonly binary: string;
+  readonly root: string;
+  private readonly log: Logger | undefined;
+  private readonly tmpDir: string;
+  private readonly commandTimeoutMs: number;
+
+  constructor(opts: RuncClientOptions) {
+    this.binary = opts.binary;
+    this.root = opts.root;
+    this.log = opts.log;
+    this.tmpDir = opts.tmpDir ?? tmpdir();
+    this.commandTimeoutMs = opts.commandTimeoutMs ?? 60_000;
+  }
+
+  /** Undefined when runc does not know the container. */
+  async state(id: string): Promise<RuncState | undefined> {
+    let out: Buffer;
+    try {
+      out = await this.run(['state', id]);
+    } catch (err) {
+      if (err instanceof RuncError && err.kind === 'NotFound') return undefined;
+      throw err;
+    }
+    const raw = JSON.parse(out.toString('utf8')) as Partial<RuncState> & { pid?: number };
+    return {
+      id: raw.id ?? id,
+      pid: raw.pid ?? 0,
+      status: (raw.status ?? 'stopped') as RuncStatus,
+      bundle: raw.bundle ?? '',
+      rootfs: raw.rootfs ?? '',
+      created: raw.created ?? '',
+      annotations: raw.annotations ?? {},
+    };
+  }
+
+  async start(id: string): Promise<void> {
+    await this.run(['start', id]);
+  }
+
+  /** `all` signals every process in the container's cgroup, not only its init. */
+  async kill(id: string, signal: string | number, opts: { all?: boolean } = {}): Promise<void> {
+    const sig = String(signal);
+    if (!SIGNAL_RE.test(sig)) throw new SkiffError('InvalidArgument', `invalid signal ${JSON.stringify(sig)}`);
+    await this.run(['kill', ...(opts.all ? ['--all'] : []), id, sig]);
+  }
+
+  /** Idempotent: a container runc does not know counts as deleted. */
+  async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
+    try {
+      await this.run(['delete', ...(opts.force ? ['--force'] : []), id]);
+    } catch (err) {
+      if (err instanceof RuncError && err.kind === 'NotFound') return;
+      throw err;
+    }
+  }
+
+  /** Applies OCI LinuxResources (JSON) to a live container. */
+  async update(id: string, resources: object): Promise<void> {
+    await this.run(['update', '--resources', '-', id], JSON.stringify(resources));
+  }
+
+  /** Host pids of the container's processes. */
+  async ps(id: string): Promise<number[]> {
+    const out = await this.run(['ps', '--format', 'json', id]);
+    const pids = JSON.parse(out.toString('utf8')) as number[] | null;
+    return pids ?? [];
+  }
+
+  /**
+   * Runs a process in the container with pipes (no tty) and waits for it.
+   * On timeout or abort the exec'd process and everything it started are
+   * SIGKILLed, and the result says timedOut. A process runc could not start
+   * (bad path, bad user…) is a RuncError, not an exit code.
+   */
+  async exec(id: string, processSpec: object, opts: ExecOptions = {}): Promise<ExecResult> {
+    const dir = await mkdtemp(join(this.tmpDir, 'skiff-exec-'));
+    try {
+      const specFile = join(dir, 'process.json');
+      const pidFile = join(dir, 'pid');
+      await writeFile(specFile, JSON.stringify(processSpec), { mode: 0o600 });
+      const max = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
+      const { child, done } = runChild(
+        this.binary,
+        [...this.globalArgs(), 'exec', '--process', specFile, '--pid-file', pidFile, id],
+        { input: opts.stdin, env: runtimeChildEnv(), maxStdout: max, maxStderr: max },
+      );
+
+      let timedOut = false;
+      let killing: Promise<void> | undefined;
+      const stop = (): void => {
+        if (killing) return;
+        timedOut = true;
+        killing = this.killExec(id, child, pidFile, done);
+      };
+      const timer = opts.timeoutMs !== undefined && opts.timeoutMs > 0 ? setTimeout(stop, opts.timeoutMs) : undefined;
+      if (opts.signal?.aborted) stop();
+      opts.signal?.addEventListener('abort', stop, { once: true });
+      let result: ChildResult;
+      try {
+        result = await done;
+      } finally {
+        if (timer) clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', stop);
+      }
+      if (killing) await killing;
+
+      if (!timedOut && result.exitCode !== 0 && (await readPidFile(pidFile)) === undefined) {
+        // No pid file: runc failed before the process started, so stderr is runc's own.
+        const msg = runcMessage(result.stderr.buffer().toString('utf8'));
+        throw new RuncError(classifyRuncMessage(msg), 'exec', msg, result.exitCode);
+      }
+      return {
+        exitCode: result.exitCode,
+        stdout: result.stdout.buffer(),
+        stderr: result.stderr.buffer(),
+        timedOut,
+        truncated: result.stdout.truncated || result.stderr.truncated,
+      };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * The exec'd process is a session leader of its own (runc calls setsid), so
+   * killing runc would not reach it: wait briefly for its pid file, kill its
+   * tree, then let runc reap it and exit; force runc only if it lingers.
+   */
+  private async killExec(id: string, child: ChildProcess, pidFile: string, done: Promise<ChildResult>): Promise<void> {
+    let exited = false;
+    void done.then(
+      () => (exited = true),
+      () => (exited = true),
+    );
+    const deadline = Date.now() + 2000;
+    let pid = await readPidFile(pidFile);
+    while (pid === undefined && !exited && Date.now() < deadline) {
+      await sleep(10);
+      pid = await readPidFile(pidFile);
+    }
+    if (pid !== undefined) {
+      const killed = await killProcessTree(pid);
+      this.log?.debug({ id, pid, killed }, 'exec timed out: killed its process tree');
+    }
+    if (!exited) {
+      await Promise.race([done.catch(() => undefined), sleep(2000)]);
+      if (!exited) child.kill('SIGKILL');
+    }
+  }
+
+  private globalArgs(): string[] {
+    return ['--root', this.root, '--log-format', 'json'];
+  }
+
+  /** Runs one runc command; stdout on success, RuncError with runc's message otherwise. */
+  private async run(args: string[], input?: string): Promise<Buffer> {
+    const command = args[0]!;
+    const { child, done } = runChild(this.binary, [...this.globalArgs(), ...args], {
+      input,
+      env: runtimeChildEnv(),
+      maxStdout: DEFAULT_MAX_OUTPUT,
+      maxStderr: STDERR_LIMIT,
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, this.commandTimeoutMs);
+    let result: ChildResult;
+    try {
+      result = await done;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (timedOut) {
+      throw new SkiffError('DeadlineExceeded', `runc ${command} did not finish within ${this.commandTimeoutMs} ms`);
+    }
+    if (result.exitCode !== 0) {
+      const msg = runcMessage(result.stderr.buffer().toString('utf8'));
+      this.log?.debug({ args, exitCode: result.exitCode, msg }, 'runc failed');
+      throw new RuncError(classifyRuncMessage(msg), command, msg, result.exitCode);
+    }
+    return result.stdout.buffer();
+  }
+}
