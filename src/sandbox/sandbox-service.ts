@@ -9,6 +9,7 @@ import { setupLoopback, type CniRuntime } from '../network/cni/index.js';
 import { KeyedMutex } from '../store/keyed-mutex.js';
 import { RecordStore } from '../store/record-store.js';
 import { cgroupfsParent } from './cgroup-parent.js';
+import { missingCgroupLevels, removeEmptyCgroups } from './cgroup-ownership.js';
 import { sandboxName, validateMetadata } from './names.js';
 import type { PodNamespaces } from './pod-namespaces.js';
 import { renderResolvConf } from './resolv-conf.js';
@@ -137,6 +138,7 @@ export class SandboxService {
     const own = { net: !hostNet, uts: !hostNet, ipc: !hostIpc };
     const sysctls = planSysctls(config.sysctls, own);
     const cgroupParent = cgroupfsParent(config.cgroupParent);
+    if (!hostNet && !this.o.cniConfig.current().ready) await this.o.cniConfig.reload(); // a config may have just arrived
     const network = hostNet ? undefined : this.o.cniConfig.current();
     if (network && !network.ready) throw new SkiffError('FailedPrecondition', `network is not ready: ${network.reason}`);
     const resolvConf = await renderResolvConf(config.dns);
@@ -156,6 +158,8 @@ export class SandboxService {
       resolvConfPath: path.join(dir, 'resolv.conf'),
       hostnamePath: path.join(dir, 'hostname'),
       cgroupParent,
+      // The shared default parent is Skiff's own: whichever pod goes last removes it.
+      ownedCgroups: [...new Set([...missingCgroupLevels(cgroupParent), ...(config.cgroupParent === '' ? [cgroupParent] : [])])],
       ips: [],
       cniAttempted: false,
     };
@@ -247,6 +251,7 @@ export class SandboxService {
 
   private async removeFiles(record: SandboxRecord): Promise<void> {
     if (record.infra && this.infra) await this.infra.remove(record);
+    await removeEmptyCgroups(record.ownedCgroups ?? []);
     if (record.shmPath !== '/dev/shm') await unmount(record.shmPath);
     if (!isMountPoint(record.shmPath)) await fs.rm(record.dir, { recursive: true, force: true });
   }

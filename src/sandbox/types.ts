@@ -70,6 +70,8 @@ export interface SandboxRecord {
   hostnamePath: string;
   /** cgroupfs path containers go under. */
   cgroupParent: string;
+  /** Levels of cgroupParent that did not exist before the pod: removed with it when empty. */
+  ownedCgroups?: string[];
   ips: string[];
   /** CNI ADD was attempted: DEL must run before the record goes. */
   cniAttempted: boolean;

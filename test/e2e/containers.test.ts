@@ -5,7 +5,7 @@ import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { TestDaemon } from './harness/daemon.js';
-import { busyboxImage, pushImage } from './harness/images.js';
+import { busyboxImage, pauseImage, pushImage } from './harness/images.js';
 import { TestNetwork } from './harness/network.js';
 import { TestRegistry } from './harness/registry.js';
 import { podConfig } from './sandboxes.test.js';
@@ -26,6 +26,39 @@ interface CStatus {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('pods sharing a PID namespace run an infra (pause) container', () => {
+  it('starts the pause process, puts containers in its PID namespace, and tears it down', async () => {
+    const registry = await TestRegistry.start();
+    await pushImage(registry.url, 'test/pause', '1', pauseImage());
+    await pushImage(registry.url, 'test/busybox', '1', busyboxImage());
+    const d = await TestDaemon.start({ topToml: `pause_image = "${registry.host}/test/pause:1"` });
+    const netw = new TestNetwork(d.dir);
+    try {
+      await netw.install(d.cniConfDir);
+      await sleep(300);
+      // Pulled on demand when the first pod needs it.
+      const pod = (await d.rt<{ podSandboxId: string }>('RunPodSandbox', { config: podConfig({ logDirectory: path.join(d.dir, 'logs'), linux: { securityContext: { namespaceOptions: { pid: 'POD' } } } }) })).podSandboxId;
+      const info = JSON.parse((await d.rt<{ info: Record<string, string> }>('PodSandboxStatus', { podSandboxId: pod, verbose: true })).info['info']!) as { pid: number };
+      assert.ok(info.pid > 0, 'infra pid reported');
+      assert.match(readFileSync(`/proc/${info.pid}/cmdline`, 'utf8'), /pause/);
+      const image = `${registry.host}/test/busybox:1`;
+      await d.img('PullImage', { image: { image } });
+      const cid = (await d.rt<{ containerId: string }>('CreateContainer', { podSandboxId: pod, config: { metadata: { name: 'shared' }, image: { image }, command: ['sleep', '1000'], logPath: 's.log', linux: { securityContext: { namespaceOptions: { pid: 'POD' } } } } })).containerId;
+      await d.rt('StartContainer', { containerId: cid });
+      const ps = await d.rt<{ stdout: Buffer }>('ExecSync', { containerId: cid, cmd: ['ps', '-o', 'pid,args'], timeout: '10' });
+      assert.match(ps.stdout.toString(), /^\s*1 \/pause/m, 'PID 1 of the shared namespace is the pause process');
+      await d.rt('StopPodSandbox', { podSandboxId: pod });
+      assert.equal(existsSync(`/proc/${info.pid}`), false, 'pause process gone after stop');
+      await d.rt('RemovePodSandbox', { podSandboxId: pod });
+      assert.deepEqual((await d.rt<{ items: unknown[] }>('ListPodSandbox')).items, []);
+    } finally {
+      await d.destroy();
+      netw.cleanup();
+      await registry.stop();
+    }
+  });
+});
 
 describe('containers on runc under conmon', () => {
   let registry: TestRegistry;
@@ -259,6 +292,17 @@ describe('containers on runc under conmon', () => {
     const st = await waitExit(id, 10000);
     assert.equal(st.exitCode, 5);
     assert.match(await logText(id), /before\nafter/);
+  });
+
+  it('removes a pod with its containers and leaves no cgroup behind', async () => {
+    const parent = `/skiff-e2e-${process.pid}/pod-a`;
+    const pod = (await d.rt<{ podSandboxId: string }>('RunPodSandbox', { config: podConfig({ logDirectory: logDir, linux: { cgroupParent: parent, securityContext: { namespaceOptions: { pid: 'CONTAINER' } } } }) })).podSandboxId;
+    const cid = (await d.rt<{ containerId: string }>('CreateContainer', { podSandboxId: pod, config: { metadata: { name: 'inpod' }, image: { image }, command: ['sleep', '1000'], logPath: 'inpod.log' } })).containerId;
+    await start(cid);
+    assert.ok(existsSync(`/sys/fs/cgroup/memory${parent}/${cid}`));
+    await d.rt('RemovePodSandbox', { podSandboxId: pod });
+    assert.equal(existsSync(`/sys/fs/cgroup/memory/skiff-e2e-${process.pid}`), false, 'pod cgroup parents removed');
+    await assert.rejects(d.rt('ContainerStatus', { containerId: cid }), (err: grpc.ServiceError) => err.code === grpc.status.NOT_FOUND);
   });
 
   it('removes a container without leaving a mount, cgroup or bundle', async () => {

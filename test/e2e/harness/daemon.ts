@@ -12,8 +12,10 @@ import type { ImageServiceClient } from '../../../src/generated/runtime/v1/Image
 export const MAIN_JS = path.join(REPO_ROOT, 'dist', 'src', 'main.js');
 
 export interface DaemonOptions {
-  /** Extra TOML appended to the generated config file. */
+  /** Extra TOML appended to the generated config file (tables). */
   extraToml?: string;
+  /** Extra top-level keys, placed before the first table. */
+  topToml?: string;
   /** Reuse this directory (for restart tests) instead of a new temp dir. */
   dir?: string;
   /** Extra command-line arguments. */
@@ -67,6 +69,7 @@ export class TestDaemon {
       `state_dir = "${path.join(dir, 'state')}"`,
       `listen = "${socket}"`,
       `log_level = "debug"`,
+      options.topToml ?? '',
       `[cni]`,
       `conf_dir = "${path.join(dir, 'cni', 'net.d')}"`,
       `[registry]`,
@@ -74,6 +77,7 @@ export class TestDaemon {
       options.extraToml ?? '',
     ].join('\n');
     await fs.writeFile(configFile, toml);
+    await fs.mkdir(path.join(dir, 'cni', 'net.d'), { recursive: true });
     const output = { text: '' };
     const child = spawn(process.execPath, [MAIN_JS, 'daemon', '--config', configFile, ...(options.args ?? [])], {
       stdio: ['ignore', 'pipe', 'pipe'],

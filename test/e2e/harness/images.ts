@@ -134,3 +134,9 @@ export async function pushIndex(
   const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }));
   return { indexDigest: await pushManifest(base, repo, tag, index, 'application/vnd.oci.image.index.v1+json', headers) };
 }
+
+/** A pause image: catatonit (static) as /pause, the way kubelet's pause image behaves. */
+export function pauseImage(): BuiltImage {
+  const pause = readFileSync('/usr/bin/catatonit');
+  return buildImage([layer([{ type: 'file', name: 'pause', data: pause, mode: 0o755 }])], { entrypoint: ['/pause', '-P'], cmd: [], env: [] });
+}
