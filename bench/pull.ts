@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   const image = buildImage(layers);
   const compressed = layers.reduce((n, l) => n + l.blob.length, 0);
   const registry = await TestRegistry.start();
-  const skiff = await TestDaemon.start({ extraToml: `[image]\nmax_concurrent_layers = ${CONCURRENCY}\n` });
+  const skiff = await TestDaemon.start({ extraToml: `[image]\nmax_concurrent_layers = ${CONCURRENCY}\n`, args: ['--log-level', 'info'] });
   let containerd: Containerd | undefined;
   try {
     await pushImage(registry.url, 'bench/big', 'v1', image);

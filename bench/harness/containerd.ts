@@ -23,13 +23,17 @@ export class Containerd {
   }
 
   /** Starts containerd; `registryHosts` get plain-HTTP hosts.toml entries. */
-  static async start(options: { registryHosts?: string[]; cniConfDir?: string; pauseImage?: string } = {}): Promise<Containerd> {
+  static async start(options: { registryHosts?: string[]; mirrors?: Record<string, string>; cniConfDir?: string; pauseImage?: string } = {}): Promise<Containerd> {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'skiff-bench-containerd-'));
     const socket = path.join(dir, 'containerd.sock');
     const certs = path.join(dir, 'certs.d');
     for (const host of options.registryHosts ?? []) {
       await fs.mkdir(path.join(certs, host), { recursive: true });
       await fs.writeFile(path.join(certs, host, 'hosts.toml'), `server = "http://${host}"\n[host."http://${host}"]\n  capabilities = ["pull", "resolve"]\n`);
+    }
+    for (const [upstream, local] of Object.entries(options.mirrors ?? {})) {
+      await fs.mkdir(path.join(certs, upstream), { recursive: true });
+      await fs.writeFile(path.join(certs, upstream, 'hosts.toml'), `server = "https://${upstream}"\n[host."http://${local}"]\n  capabilities = ["pull", "resolve"]\n`);
     }
     const cri = 'plugins."io.containerd.grpc.v1.cri"';
     const config = [
@@ -45,6 +49,8 @@ export class Containerd {
       `  path = "${dir}/opt"`,
       `[${cri}]`,
       '  disable_tcp_service = true',
+      // No CAP_SYS_RESOURCE here: without this, the sandbox's -998 oom_score_adj makes runc fail.
+      '  restrict_oom_score_adj = true',
       '  stream_server_address = "127.0.0.1"',
       '  stream_server_port = "0"',
       `  sandbox_image = "${options.pauseImage ?? 'registry.k8s.io/pause:3.10'}"`,

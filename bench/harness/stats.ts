@@ -16,9 +16,11 @@ export async function timed(fn: () => Promise<unknown>): Promise<number> {
 }
 
 /** A markdown table row: name, figure, baselines and ratios. */
-export function row(name: string, skiff: number, floor: number, peer: number): string {
-  const f = (n: number): string => `${n.toFixed(0)} ms`;
-  return `| ${name} | ${f(skiff)} | ${f(floor)} | ${f(peer)} | ${(skiff / floor).toFixed(2)}× | ${(skiff / peer).toFixed(2)}× |`;
+export function row(name: string, skiff: number, floor: number | undefined, peer: number): string {
+  const f = (n: number): string => (n < 10 ? `${n.toFixed(1)} ms` : `${n.toFixed(0)} ms`);
+  const fl = floor === undefined ? '—' : f(floor);
+  const ratio = floor === undefined ? '—' : `${(skiff / floor).toFixed(2)}×`;
+  return `| ${name} | ${f(skiff)} | ${fl} | ${f(peer)} | ${ratio} | ${(skiff / peer).toFixed(2)}× |`;
 }
 
 export const TABLE_HEADER = '| benchmark | skiff | floor | containerd | skiff/floor | skiff/containerd |\n|---|---|---|---|---|---|';

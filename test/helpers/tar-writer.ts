@@ -8,7 +8,7 @@ export type TarEntry =
   | { type: 'file'; name: string; data?: string | Buffer; mode?: number; uid?: number; gid?: number; mtime?: number; xattrs?: Record<string, string> }
   | { type: 'dir'; name: string; mode?: number; uid?: number; gid?: number; mtime?: number; xattrs?: Record<string, string> }
   | { type: 'symlink'; name: string; target: string; mtime?: number }
-  | { type: 'hardlink'; name: string; target: string }
+  | { type: 'hardlink'; name: string; target: string; mode?: number }
   | { type: 'char' | 'block'; name: string; major: number; minor: number; mode?: number }
   | { type: 'fifo'; name: string; mode?: number };
 

@@ -30,7 +30,8 @@ export function busyboxEntries(): TarEntry[] {
   return [
     { type: 'dir', name: 'bin/' },
     { type: 'file', name: 'bin/busybox', data: busybox, mode: 0o755 },
-    ...BUSYBOX_APPLETS.map((a): TarEntry => ({ type: 'hardlink', name: `bin/${a}`, target: 'bin/busybox' })),
+    // Hard links carry the file's mode, as real tar writers do (some unpackers apply it).
+    ...BUSYBOX_APPLETS.map((a): TarEntry => ({ type: 'hardlink', name: `bin/${a}`, target: 'bin/busybox', mode: 0o755 })),
     { type: 'dir', name: 'etc/' },
     { type: 'file', name: 'etc/passwd', data: 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\napp:x:1000:1000:app:/home/app:/bin/sh\n' },
     { type: 'file', name: 'etc/group', data: 'root:x:0:\nnogroup:x:65534:\napp:x:1000:\nextra:x:2000:app\n' },

@@ -1,0 +1,180 @@
+// bench/pod-start: pod and container start latency, ExecSync round trip and
+// ListContainers at 110 pods. Skiff beside containerd (Debian's, CRI plugin,
+// same CNI plugins, same pause image, same run) and the floor (ip netns + CNI
+// plugins + conmon/runc by hand).
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { TestDaemon } from '../test/e2e/harness/daemon.js';
+import { busyboxImage, pauseImage, pushImage } from '../test/e2e/harness/images.js';
+import { TestRegistry } from '../test/e2e/harness/registry.js';
+import { Containerd } from './harness/containerd.js';
+import { Floor } from './harness/floor.js';
+import { median, percentile, row, TABLE_HEADER, timed } from './harness/stats.js';
+
+const N = Number(process.env['BENCH_PODS'] ?? 30);
+const LIST_PODS = Number(process.env['BENCH_LIST_PODS'] ?? 110);
+
+interface Cri {
+  name: string;
+  rt<T = Record<string, unknown>>(method: string, req: object): Promise<T>;
+  img<T = Record<string, unknown>>(method: string, req: object): Promise<T>;
+}
+
+function conflist(bridge: string, subnet: string, ipam: string): string {
+  return JSON.stringify({
+    cniVersion: '1.0.0',
+    name: 'bench',
+    plugins: [
+      { type: 'bridge', bridge, isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet }]], dataDir: ipam } },
+      { type: 'portmap', capabilities: { portMappings: true } },
+    ],
+  });
+}
+
+let seq = 0;
+const podConfig = (logDir: string): object => {
+  seq++;
+  return {
+    metadata: { name: `bench-${seq}`, uid: `uid-${process.pid}-${seq}`, namespace: 'bench', attempt: 0 },
+    hostname: `bench-${seq}`,
+    logDirectory: path.join(logDir, String(seq)),
+    linux: { securityContext: { namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
+  };
+};
+let ctrSeq = 0;
+const containerConfig = (image: string): object => ({
+  metadata: { name: `app${++ctrSeq}`, attempt: 0 },
+  image: { image },
+  command: ['sleep', '100000'],
+  logPath: 'app.log',
+  linux: { securityContext: { namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
+});
+
+async function runPod(c: Cri, logDir: string): Promise<string> {
+  return (await c.rt<{ podSandboxId: string }>('RunPodSandbox', { config: podConfig(logDir) })).podSandboxId;
+}
+
+async function startContainer(c: Cri, pod: string, image: string, logDir: string): Promise<string> {
+  const cfg = podConfig(logDir);
+  const id = (await c.rt<{ containerId: string }>('CreateContainer', { podSandboxId: pod, config: containerConfig(image), sandboxConfig: cfg })).containerId;
+  await c.rt('StartContainer', { containerId: id });
+  return id;
+}
+
+async function removeAll(c: Cri): Promise<void> {
+  const pods = (await c.rt<{ items: { id: string }[] }>('ListPodSandbox', {})).items;
+  for (let i = 0; i < pods.length; i += 10) {
+    await Promise.all(pods.slice(i, i + 10).map(async (p) => {
+      await c.rt('StopPodSandbox', { podSandboxId: p.id });
+      await c.rt('RemovePodSandbox', { podSandboxId: p.id });
+    }));
+  }
+}
+
+async function concurrent(n: number, width: number, fn: () => Promise<unknown>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i += width) {
+    out.push(...(await Promise.all(Array.from({ length: Math.min(width, n - i) }, () => timed(fn)))));
+  }
+  return out;
+}
+
+async function series(n: number, fn: () => Promise<unknown>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(await timed(fn));
+  return out;
+}
+
+async function measure(c: Cri, image: string, logDir: string): Promise<Record<string, number[]>> {
+  const r: Record<string, number[]> = {};
+  process.stderr.write(`${c.name}: RunPodSandbox sequential\n`);
+  r['podSeq'] = await series(N, () => runPod(c, logDir));
+  await removeAll(c);
+  process.stderr.write(`${c.name}: RunPodSandbox 10 at a time\n`);
+  r['podPar'] = await concurrent(N, 10, () => runPod(c, logDir));
+  await removeAll(c);
+  process.stderr.write(`${c.name}: pod + container\n`);
+  r['podCtr'] = await series(N, async () => startContainer(c, await runPod(c, logDir), image, logDir));
+  await removeAll(c);
+  const pod = await runPod(c, logDir);
+  process.stderr.write(`${c.name}: container start\n`);
+  r['ctr'] = await series(N, () => startContainer(c, pod, image, logDir));
+  const ctr = await startContainer(c, pod, image, logDir);
+  process.stderr.write(`${c.name}: ExecSync\n`);
+  r['exec'] = await series(N, () => c.rt('ExecSync', { containerId: ctr, cmd: ['true'], timeout: '10' }));
+  await removeAll(c);
+  process.stderr.write(`${c.name}: ${LIST_PODS} pods for ListContainers\n`);
+  for (let i = 0; i < LIST_PODS; i += 10) {
+    await Promise.all(Array.from({ length: Math.min(10, LIST_PODS - i) }, async () => startContainer(c, await runPod(c, logDir), image, logDir)));
+  }
+  const listed = (await c.rt<{ containers: unknown[] }>('ListContainers', {})).containers.length;
+  if (listed < LIST_PODS) throw new Error(`${c.name} lists ${listed} containers`);
+  r['list'] = await series(50, () => c.rt('ListContainers', {}));
+  await removeAll(c);
+  return r;
+}
+
+async function main(): Promise<void> {
+  const registry = await TestRegistry.start();
+  await pushImage(registry.url, 'pause', '3.10', pauseImage());
+  await pushImage(registry.url, 'bench/busybox', '1', busyboxImage());
+  const image = `${registry.host}/bench/busybox:1`;
+
+  const skiff = await TestDaemon.start({ topToml: 'pause_image = "registry.k8s.io/pause:3.10"', args: ['--log-level', 'info'] });
+  await fs.mkdir(path.join(skiff.registryConfigDir, 'registry.k8s.io'), { recursive: true });
+  await fs.writeFile(path.join(skiff.registryConfigDir, 'registry.k8s.io', 'hosts.toml'), `server = "https://registry.k8s.io"\n[host."http://${registry.host}"]\ncapabilities = ["pull", "resolve"]\n`);
+  await fs.writeFile(path.join(skiff.cniConfDir, '10-bench.conflist'), conflist('skbench0', '10.236.0.0/16', path.join(skiff.dir, 'ipam')));
+
+  const ctdCni = path.join(skiff.dir, 'containerd-net.d');
+  await fs.mkdir(ctdCni, { recursive: true });
+  await fs.writeFile(path.join(ctdCni, '10-bench.conflist'), conflist('ctbench0', '10.237.0.0/16', path.join(skiff.dir, 'ctd-ipam')));
+  const ctd = await Containerd.start({ registryHosts: [registry.host], mirrors: { 'registry.k8s.io': registry.host }, cniConfDir: ctdCni, pauseImage: 'registry.k8s.io/pause:3.10' });
+  const floor = await Floor.create('10.238.0.0/16');
+  const logDir = path.join(skiff.dir, 'logs');
+  const skiffCri: Cri = { name: 'skiff', rt: (m, r) => skiff.rt(m, r, 120000), img: (m, r) => skiff.img(m, r, 600000) };
+  const ctdCri: Cri = { name: 'containerd', rt: (m, r) => ctd.call(ctd.runtime, m, r), img: (m, r) => ctd.call(ctd.image, m, r) };
+  try {
+    for (const c of [skiffCri, ctdCri]) {
+      await c.img('PullImage', { image: { image } });
+      await c.img('PullImage', { image: { image: 'registry.k8s.io/pause:3.10' } });
+    }
+    // Warm-up: first pods pay for caches (iptables, bridge creation) on both.
+    for (const c of [skiffCri, ctdCri]) {
+      await startContainer(c, await runPod(c, logDir), image, logDir);
+      await removeAll(c);
+    }
+    const s = await measure(skiffCri, image, logDir);
+    const k = await measure(ctdCri, image, logDir);
+    process.stderr.write('floor\n');
+    await floor.startPod();
+    const fSeq = await series(N, () => floor.startPod());
+    const fPar = await concurrent(N, 10, () => floor.startPod());
+    const lines = [
+      `bench/pod-start: ${N} pods per row, ListContainers over ${LIST_PODS} pods with one container each`,
+      '',
+      TABLE_HEADER,
+      row('RunPodSandbox sequential, median', median(s['podSeq']!), median(fSeq), median(k['podSeq']!)),
+      row('RunPodSandbox sequential, p99', percentile(s['podSeq']!, 99), percentile(fSeq, 99), percentile(k['podSeq']!, 99)),
+      row('RunPodSandbox 10 at a time, median', median(s['podPar']!), median(fPar), median(k['podPar']!)),
+      row('RunPodSandbox 10 at a time, p99', percentile(s['podPar']!, 99), percentile(fPar, 99), percentile(k['podPar']!, 99)),
+      row('pod + container to running, median', median(s['podCtr']!), undefined, median(k['podCtr']!)),
+      row('pod + container to running, p99', percentile(s['podCtr']!, 99), undefined, percentile(k['podCtr']!, 99)),
+      row('container create + start, median', median(s['ctr']!), undefined, median(k['ctr']!)),
+      row('ExecSync `true`, median', median(s['exec']!), undefined, median(k['exec']!)),
+      row(`ListContainers at ${LIST_PODS} pods, median`, median(s['list']!), undefined, median(k['list']!)),
+    ];
+    process.stdout.write('\n' + lines.join('\n') + '\n');
+  } finally {
+    await removeAll(skiffCri).catch(() => undefined);
+    await removeAll(ctdCri).catch(() => undefined);
+    await floor.cleanup().catch(() => undefined);
+    await ctd.stop().catch(() => undefined);
+    await skiff.destroy();
+    await registry.stop();
+    const { spawnSync } = await import('node:child_process');
+    spawnSync('ip', ['link', 'del', 'skbench0']);
+    spawnSync('ip', ['link', 'del', 'ctbench0']);
+  }
+}
+
+await main();
