@@ -236,6 +236,7 @@ export class ContainerService {
         swapAccounting: CGROUP_FEATURES.swapAccounting,
         hugetlb: CGROUP_FEATURES.hugetlb,
         ...(pidPath ? { pidNamespacePath: pidPath } : {}),
+        ...(sandbox.hostsPath && existsSync(sandbox.hostsPath) ? { hostsPath: sandbox.hostsPath } : {}),
       });
       await writeJsonAtomic(path.join(bundle, 'config.json'), spec);
       record.state = 'created';
@@ -293,9 +294,10 @@ export class ContainerService {
         });
         record.pid = launched.pid;
         record.conmonPid = launched.conmonPid;
+        const startedAt = nowNs(); // before runc start: a quick process may exit before it returns
         await this.runc(record.runtimeHandler).start(record.id);
         record.state = 'running';
-        record.startedAt = nowNs();
+        record.startedAt = startedAt;
         await this.records.put(record);
         this.o.events.publish({ containerId: record.id, sandboxId: record.sandboxId, type: 'started' });
         log.info({ pid: record.pid }, 'container started');
@@ -324,7 +326,8 @@ export class ContainerService {
     if (!record || record.state !== 'running') return;
     record.state = 'exited';
     record.exitCode = code;
-    record.finishedAt = (BigInt(at.getTime()) * 1_000_000n).toString();
+    const finished = BigInt(at.getTime()) * 1_000_000n;
+    record.finishedAt = (finished > BigInt(record.startedAt) ? finished : BigInt(record.startedAt)).toString();
     const oom = (await oomKillCount(record.cgroupsPath).catch(() => 0)) > 0;
     record.reason = oom ? 'OOMKilled' : code === 0 ? 'Completed' : 'Error';
     await this.records.put(record);
@@ -420,7 +423,16 @@ export class ContainerService {
   async reopenLog(id: string): Promise<void> {
     const record = this.resolve(id);
     if (record.state !== 'running') throw failedPrecondition(`container ${record.id} is not running`);
+    const before = await fs.stat(record.logPath).then((s) => s.ino, () => undefined);
     await reopenLog(record.bundle);
+    // conmon reopens asynchronously: answer once the new file is there (kubelet checks at once).
+    for (let i = 0; i < 200; i++) {
+      const now = await fs.stat(record.logPath).then((s) => s.ino, () => undefined);
+      if (now !== undefined && now !== before) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // The same file reopened in place keeps its inode; only a missing file is a failure.
+    if (before === undefined) throw new SkiffError('Internal', `conmon did not reopen ${record.logPath} within 2 s`);
   }
 
   async updateResources(id: string, resources: ContainerResources): Promise<void> {

@@ -133,6 +133,7 @@ export class InfraContainers implements InfraRunner {
     await this.o.snapshots.removeActive(`infra-${id}`);
     await removeCgroup(`${record.cgroupParent === '/' ? '' : record.cgroupParent}/${id}`).catch(() => undefined);
     await fs.rm(path.join(this.o.stateDir, 'exits', id), { force: true });
+    await fs.rm(path.join(this.o.stateDir, 'sockets', id), { recursive: true, force: true });
     if (!isMountPoint(path.join(bundle, 'rootfs'))) await fs.rm(bundle, { recursive: true, force: true });
   }
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { alreadyExists, invalidArgument, notFound, SkiffError } from '../errors.js';
@@ -157,6 +158,7 @@ export class SandboxService {
       shmPath: hostIpc ? '/dev/shm' : path.join(dir, 'shm'),
       resolvConfPath: path.join(dir, 'resolv.conf'),
       hostnamePath: path.join(dir, 'hostname'),
+      hostsPath: path.join(dir, 'hosts'),
       cgroupParent,
       // The shared default parent is Skiff's own: whichever pod goes last removes it.
       ownedCgroups: [...new Set([...missingCgroupLevels(cgroupParent), ...(config.cgroupParent === '' ? [cgroupParent] : [])])],
@@ -171,7 +173,8 @@ export class SandboxService {
         await fs.mkdir(dir, { recursive: true, mode: 0o755 });
         if (config.logDirectory) await fs.mkdir(config.logDirectory, { recursive: true, mode: 0o755 });
         await fs.writeFile(record.resolvConfPath, resolvConf, { mode: 0o644 });
-        const hostname = hostNet ? (await fs.readFile('/proc/sys/kernel/hostname', 'utf8')).trim() : config.hostname || config.metadata.name;
+        // No hostname asked (or host network): the node's, as containerd and CRI-O do.
+        const hostname = hostNet || !config.hostname ? os.hostname() : config.hostname;
         await fs.writeFile(record.hostnamePath, hostname + '\n', { mode: 0o644 });
         if (!hostIpc) {
           await fs.mkdir(record.shmPath, { recursive: true });
@@ -189,6 +192,7 @@ export class SandboxService {
           }, signal);
           record.ips = orderIps(result.ips.map((ip) => ip.address.split('/')[0]!));
         }
+        await fs.writeFile(record.hostsPath!, renderHosts(hostNet ? undefined : record.ips[0], hostname), { mode: 0o644 });
         if (this.needsInfra(record)) {
           if (!this.infra) throw new SkiffError('FailedPrecondition', 'this pod needs an infra container, which is not available');
           const infra = await this.infra.start(record, signal);
@@ -252,8 +256,10 @@ export class SandboxService {
   private async removeFiles(record: SandboxRecord): Promise<void> {
     if (record.infra && this.infra) await this.infra.remove(record);
     await removeEmptyCgroups(record.ownedCgroups ?? []);
-    if (record.shmPath !== '/dev/shm') await unmount(record.shmPath);
-    if (!isMountPoint(record.shmPath)) await fs.rm(record.dir, { recursive: true, force: true });
+    const ownShm = record.shmPath !== '/dev/shm';
+    if (ownShm) await unmount(record.shmPath);
+    // Never delete through a tmpfs still mounted (its files are in memory, not ours to walk).
+    if (!ownShm || !isMountPoint(record.shmPath)) await fs.rm(record.dir, { recursive: true, force: true });
   }
 
   async stop(id: string): Promise<void> {
@@ -314,6 +320,13 @@ export class SandboxService {
       await this.o.namespaces.release({ net: file });
     }
   }
+}
+
+/** The pod's /etc/hosts, for clients that do not mount kubelet's own. */
+function renderHosts(ip: string | undefined, hostname: string): string {
+  const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters'];
+  if (ip) lines.push(`${ip}\t${hostname}`);
+  return lines.join('\n') + '\n';
 }
 
 /** IPv4 first: kubelet takes the first IP as the pod's primary one. */

@@ -68,6 +68,8 @@ export interface SandboxRecord {
   shmPath: string;
   resolvConfPath: string;
   hostnamePath: string;
+  /** Default /etc/hosts for containers when kubelet mounts none (absent in old records). */
+  hostsPath?: string;
   /** cgroupfs path containers go under. */
   cgroupParent: string;
   /** Levels of cgroupParent that did not exist before the pod: removed with it when empty. */

@@ -30,9 +30,11 @@ export function runtimeInfoHandlers(
               : { type: 'NetworkReady', status: false, reason: 'NetworkPluginNotReady', message: `Network plugin returns error: cni config uninitialized: ${network.reason}` },
           ],
         },
+        // The default handler is also listed under "" (how kubelet and critest look it up).
+        // runc ≥ 1.1 applies "rro" mounts on kernels with mount_setattr (5.12+).
         runtimeHandlers: parts.runtimes
           .filter((r) => r.available)
-          .map((r) => ({ name: r.name, features: { recursiveReadOnlyMounts: false, userNamespaces: false } })),
+          .flatMap((r) => (r.name === parts.config.defaultRuntime ? ['', r.name] : [r.name]).map((name) => ({ name, features: { recursiveReadOnlyMounts: true, userNamespaces: false } }))),
         features: { supplementalGroupsPolicy: false, userNamespacesHostNetwork: false },
       };
       if (req.verbose) {

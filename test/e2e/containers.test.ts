@@ -145,6 +145,17 @@ describe('containers on runc under conmon', () => {
     const byName = await run({ command: ['id'], linux: { securityContext: { runAsUsername: 'app', runAsGroup: { value: '2000' }, supplementalGroups: ['3000'] } } });
     assert.match(byName.out, /^uid=1000\(app\) gid=2000\(extra\)/);
     assert.match(byName.out, /3000/);
+    await assert.rejects(create({ command: ['id'], linux: { securityContext: { runAsGroup: { value: '2000' } } } }), (err: grpc.ServiceError) => {
+      assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+      assert.match(err.details, /run_as_group/);
+      return true;
+    });
+  });
+
+  it('gives containers /etc/hosts, /etc/hostname and /etc/resolv.conf from the pod', async () => {
+    const res = await run({ command: ['sh', '-c', 'cat /etc/hosts /etc/hostname; grep -c . /etc/resolv.conf >/dev/null && echo resolv-ok'] });
+    assert.match(res.out, /127\.0\.0\.1\tlocalhost/);
+    assert.match(res.out, /resolv-ok/);
   });
 
   it('reports exit code 3 and Error; 0 and Completed', async () => {

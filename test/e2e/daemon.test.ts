@@ -58,6 +58,7 @@ describe('daemon over its unix socket', () => {
     assert.equal(net.reason, 'NetworkPluginNotReady');
     assert.match(net.message, /cni config uninitialized/);
     assert.ok(res.runtimeHandlers.some((h) => h.name === 'runc'), 'runc handler listed');
+    assert.ok(res.runtimeHandlers.some((h) => h.name === ''), 'the default handler is listed under ""');
 
     // A broken file is not a network; a valid one (lexically later) is.
     await fs.mkdir(d.cniConfDir, { recursive: true });

@@ -134,6 +134,12 @@ describe('pod sandboxes with real CNI plugins', () => {
     }
   });
 
+  it('gives a pod without a hostname the node hostname, whatever the length of its name', async () => {
+    const id = await run(podConfig({ hostname: '', metadata: { name: 'p'.repeat(90), uid: `uid-long-${process.pid}`, namespace: 'test', attempt: 0 } }));
+    const { info } = await status(id);
+    assert.equal(nsenter([`--uts=${info.pins.uts}`, 'hostname']), (await fs.readFile('/proc/sys/kernel/hostname', 'utf8')).trim());
+  });
+
   it('answers a retried RunPodSandbox with the same id, and refuses the name with another config', async () => {
     const config = podConfig();
     const [a, b] = await Promise.all([run(config), run(config)]);

@@ -80,6 +80,10 @@ async function lookupUser(etc: EtcFiles, spec: string): Promise<{ uid: number; g
  */
 export async function resolveUser(rootfs: string, cfg: { linux: { securityContext: UserRequest } }, imageUser: string | undefined): Promise<ResolvedUser> {
   const sc = cfg.linux.securityContext;
+  // As containerd: a group alone would silently pair with whatever user the image names.
+  if (sc.runAsGroup !== undefined && sc.runAsUser === undefined && sc.runAsUsername === '') {
+    throw invalidArgument('run_as_group is set without run_as_user or run_as_username');
+  }
   const etc = new EtcFiles(rootfs);
   let user: { uid: number; gid: number; username?: string };
   if (sc.runAsUsername !== '') {
