@@ -18,6 +18,8 @@ import { KeyedMutex } from '../store/keyed-mutex.js';
 import { RecordStore } from '../store/record-store.js';
 import type { ContainerRecord, ContainerState } from './record.js';
 import { buildSpec } from './spec/build-spec.js';
+import { requiresHostPropagation } from './spec/mounts.js';
+import { checkHostPropagation } from '../host/mount-propagation.js';
 import { cgroupResources, type CgroupFeatures } from './spec/resources.js';
 import { resolveUser } from './spec/users.js';
 import type { ContainerConfig, ContainerResources } from './types.js';
@@ -216,6 +218,7 @@ export class ContainerService {
       const { options } = await this.o.snapshots.prepareActive(id, top.chainId);
       await mountOverlay(record.rootfs, options);
       signal.throwIfAborted();
+      for (const need of requiresHostPropagation(config.mounts)) checkHostPropagation(need.path, need.mode);
       record.user = await resolveUser(record.rootfs, config, image.config.config?.User);
       const pidPath = this.pidNamespacePath(sandbox, config);
       const ns = config.linux.securityContext.namespaceOptions;

@@ -319,6 +319,13 @@ export class SandboxService {
     for (const file of await this.o.namespaces.orphans(known)) {
       await this.o.namespaces.release({ net: file });
     }
+    // CNI attachments whose sandbox record is gone (a crash between ADD and the record): DEL them.
+    for (const id of await this.o.cni.cachedSandboxes()) {
+      if (known.has(id)) continue;
+      await this.o.cni.del(undefined, { sandboxId: id, podName: '', podNamespace: '', podUid: '', netnsPath: '' }).catch((e: unknown) =>
+        this.o.log.warn({ sandbox: id, err: (e as Error).message }, 'CNI DEL of an orphaned attachment failed'),
+      );
+    }
   }
 }
 

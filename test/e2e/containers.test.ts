@@ -158,6 +158,51 @@ describe('containers on runc under conmon', () => {
     assert.match(res.out, /resolv-ok/);
   });
 
+  it('binds host paths read-only and with each propagation mode', async () => {
+    const t = path.join(d.dir, 'propagation');
+    await fs.mkdir(t, { recursive: true });
+    assert.equal(spawnSync('mount', ['-t', 'tmpfs', 'tmpfs', t]).status, 0);
+    try {
+      spawnSync('mount', ['--make-rshared', t]);
+      await fs.mkdir(path.join(t, 'ro'));
+      await fs.writeFile(path.join(t, 'ro', 'file'), 'hello');
+      const ro = await run({ command: ['sh', '-c', 'cat /ro/file; echo; touch /ro/x 2>&1 || echo write-refused'], mounts: [{ containerPath: '/ro', hostPath: path.join(t, 'ro'), readonly: true }] });
+      assert.match(ro.out, /hello/);
+      assert.match(ro.out, /Read-only file system|write-refused/);
+
+      // HostToContainer: a mount made on the host after start shows up inside.
+      await fs.mkdir(path.join(t, 'later'));
+      const h2c = await create({ command: ['sh', '-c', 'for i in $(seq 100); do [ -f /h2c/later/marker ] && echo seen && exit 0; sleep 0.1; done; exit 1'], mounts: [{ containerPath: '/h2c', hostPath: t, propagation: 'PROPAGATION_HOST_TO_CONTAINER' }] });
+      await start(h2c);
+      assert.equal(spawnSync('mount', ['-t', 'tmpfs', 'tmpfs', path.join(t, 'later')]).status, 0);
+      await fs.writeFile(path.join(t, 'later', 'marker'), 'x');
+      const h2cStatus = await waitExit(h2c);
+      assert.equal(h2cStatus.exitCode, 0, await logText(h2c));
+
+      // Bidirectional: a mount made inside the container (CAP_SYS_ADMIN) shows up on the host.
+      await fs.mkdir(path.join(t, 'inner'));
+      const bidi = await run({
+        command: ['sh', '-c', 'mount -t tmpfs none /bidi/inner && touch /bidi/inner/from-container'],
+        mounts: [{ containerPath: '/bidi', hostPath: t, propagation: 'PROPAGATION_BIDIRECTIONAL' }],
+        linux: { securityContext: { capabilities: { addCapabilities: ['SYS_ADMIN'] } } },
+      });
+      assert.equal(bidi.status.exitCode, 0, bidi.out);
+      assert.ok(existsSync(path.join(t, 'inner', 'from-container')), 'the container mount propagated to the host');
+
+      // A private source cannot propagate: refused, naming the path.
+      const priv = path.join(d.dir, 'private-src');
+      await fs.mkdir(priv, { recursive: true });
+      await assert.rejects(create({ command: ['true'], mounts: [{ containerPath: '/p', hostPath: priv, propagation: 'PROPAGATION_BIDIRECTIONAL' }] }), (err: grpc.ServiceError) => {
+        assert.equal(err.code, grpc.status.FAILED_PRECONDITION, err.details);
+        assert.match(err.details, /private-src/);
+        return true;
+      });
+      await assert.rejects(create({ command: ['true'], mounts: [{ containerPath: '/m', hostPath: '/nonexistent/host/path' }] }), /nonexistent\/host\/path/);
+    } finally {
+      spawnSync('umount', ['-R', t]);
+    }
+  });
+
   it('reports exit code 3 and Error; 0 and Completed', async () => {
     const bad = await run({ command: ['sh', '-c', 'exit 3'] });
     assert.equal(bad.status.exitCode, 3);

@@ -221,6 +221,24 @@ describe('pod sandboxes with real CNI plugins', () => {
     assert.equal((await d.rt<{ items: unknown[] }>('ListPodSandbox')).items.length, before.items.length);
   });
 
+  it('finishes or rolls back a RunPodSandbox cut short by kill -9, leaking nothing', async () => {
+    for (const delay of [5, 25, 60]) {
+      const pending = run(podConfig()).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, delay));
+      const dir = d.dir;
+      await d.stop('SIGKILL');
+      await pending;
+      d = await TestDaemon.start({ dir });
+      const items = (await d.rt<{ items: { id: string; state: string }[] }>('ListPodSandbox')).items;
+      const ids = new Set(items.map((i) => i.id));
+      const ips = new Set<string>();
+      for (const i of items.filter((x) => x.state === 'SANDBOX_READY')) ips.add((await status(i.id)).status.network.ip);
+      for (const pin of await fs.readdir(path.join(d.stateDir, 'ns'))) assert.ok(ids.has(pin.split('.')[0]!), `pin ${pin} belongs to a listed pod (delay ${delay})`);
+      for (const lease of await netw.leases()) assert.ok(ips.has(lease), `lease ${lease} belongs to a ready pod (delay ${delay})`);
+      for (const podDir of await fs.readdir(path.join(d.stateDir, 'pods'))) assert.ok(ids.has(podDir), `pod dir ${podDir} belongs to a listed pod`);
+    }
+  });
+
   it('keeps pods listed and reachable across a daemon restart (kill -9 included)', async () => {
     const id = await run(podConfig());
     const { status: st } = await status(id);
