@@ -42,3 +42,11 @@ fi
 
 # The Debian registry package starts a registry service on :5000 where an init
 # system runs it; tests start their own on random loopback ports instead.
+
+# A default pod network (bridge + portmap) when the node has none yet.
+cni_dir=/etc/cni/net.d
+if ! ls "$cni_dir"/*.conflist "$cni_dir"/*.conf "$cni_dir"/*.json >/dev/null 2>&1; then
+  mkdir -p "$cni_dir"
+  install -m 0644 "$(dirname "$0")/../deploy/cni/10-skiff.conflist" "$cni_dir/10-skiff.conflist"
+  echo "install-deps: installed $cni_dir/10-skiff.conflist"
+fi

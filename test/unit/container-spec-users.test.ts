@@ -97,7 +97,10 @@ describe('resolveUser', () => {
   });
   it('run_as_group replaces the primary gid, which leaves the supplementary list', async () => {
     assert.deepEqual(await resolveUser(rootfs, req({ runAsUser: 1000, runAsGroup: 50 }), undefined), { uid: 1000, gid: 50, additionalGids: [10], username: 'app' });
-    assert.deepEqual(await resolveUser(rootfs, req({ runAsGroup: 3000 }), 'app'), { uid: 1000, gid: 3000, additionalGids: [10, 50], username: 'app' });
+    assert.deepEqual(await resolveUser(rootfs, req({ runAsUsername: 'app', runAsGroup: 3000 }), undefined), { uid: 1000, gid: 3000, additionalGids: [10, 50], username: 'app' });
+  });
+  it('refuses run_as_group without a CRI user, as containerd does', async () => {
+    await rejectsWith(resolveUser(rootfs, req({ runAsGroup: 3000 }), 'app'), 'run_as_group');
   });
   it('CRI supplemental groups are added, deduplicated, sorted, primary left out', async () => {
     assert.deepEqual(await resolveUser(rootfs, req({ runAsUser: 1000, supplementalGroups: [2000, 50, 1000, 2000, 5] }), undefined), {
