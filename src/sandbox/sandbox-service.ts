@@ -15,6 +15,7 @@ import { sandboxName, validateMetadata } from './names.js';
 import type { PodNamespaces } from './pod-namespaces.js';
 import { renderResolvConf } from './resolv-conf.js';
 import { planSysctls } from './sysctls.js';
+import { bandwidthCapability } from './bandwidth.js';
 import type { SandboxConfig, SandboxRecord, SandboxState } from './types.js';
 
 /** What the container side does for a sandbox being stopped or removed. */
@@ -143,6 +144,7 @@ export class SandboxService {
     const network = hostNet ? undefined : this.o.cniConfig.current();
     if (network && !network.ready) throw new SkiffError('FailedPrecondition', `network is not ready: ${network.reason}`);
     const resolvConf = await renderResolvConf(config.dns);
+    const bandwidth = bandwidthCapability(config.annotations);
 
     const id = randomBytes(32).toString('hex');
     const dir = path.join(this.o.stateDir, 'pods', id);
@@ -189,6 +191,7 @@ export class SandboxService {
           const result = await this.o.cni.add(network.network, this.podInfo(record), {
             portMappings: config.portMappings.filter((p) => p.hostPort > 0).map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, ...(p.hostIp ? { hostIP: p.hostIp } : {}) })),
             ...(config.dns ? { dns: { servers: config.dns.servers, searches: config.dns.searches, options: config.dns.options } } : {}),
+            ...(bandwidth ? { bandwidth } : {}),
           }, signal);
           record.ips = orderIps(result.ips.map((ip) => ip.address.split('/')[0]!));
         }
@@ -260,6 +263,21 @@ export class SandboxService {
     if (ownShm) await unmount(record.shmPath);
     // Never delete through a tmpfs still mounted (its files are in memory, not ours to walk).
     if (!ownShm || !isMountPoint(record.shmPath)) await fs.rm(record.dir, { recursive: true, force: true });
+  }
+
+  /**
+   * Records the pod-level resources kubelet computed (overhead + total). Pod
+   * cgroups belong to kubelet with cgroupfs; containers carry their own limits.
+   */
+  async updateResources(id: string, resources: { overhead: unknown; resources: unknown }): Promise<void> {
+    const found = this.resolve(id);
+    await this.locks.run(found.id, async () => {
+      const record = this.records.get(found.id);
+      if (!record) throw notFound(`pod sandbox "${id}" not found`);
+      if (record.state !== 'ready') throw new SkiffError('FailedPrecondition', `pod sandbox ${record.id} is not ready`);
+      record.podResources = resources;
+      await this.records.put(record);
+    });
   }
 
   async stop(id: string): Promise<void> {

@@ -78,4 +78,6 @@ export interface SandboxRecord {
   /** CNI ADD was attempted: DEL must run before the record goes. */
   cniAttempted: boolean;
   infra?: InfraProcess;
+  /** Overhead and total resources from UpdatePodSandboxResources, as sent. */
+  podResources?: { overhead: unknown; resources: unknown };
 }

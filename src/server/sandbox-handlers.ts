@@ -68,8 +68,13 @@ export function toSandboxStatus(r: SandboxRecord): PodSandboxStatus {
 export function sandboxHandlers(
   log: Logger,
   sandboxes: SandboxService,
-): Pick<RuntimeServiceHandlers, 'RunPodSandbox' | 'StopPodSandbox' | 'RemovePodSandbox' | 'PodSandboxStatus' | 'ListPodSandbox'> {
+): Pick<RuntimeServiceHandlers, 'RunPodSandbox' | 'StopPodSandbox' | 'RemovePodSandbox' | 'PodSandboxStatus' | 'ListPodSandbox' | 'UpdatePodSandboxResources'> {
   return {
+    UpdatePodSandboxResources: unary(log, 'UpdatePodSandboxResources', async (req) => {
+      await sandboxes.updateResources(requireId(req.podSandboxId, 'pod_sandbox_id'), { overhead: req.overhead, resources: req.resources });
+      return {};
+    }),
+
     RunPodSandbox: unary(log, 'RunPodSandbox', async (req, ctx) => ({
       podSandboxId: await sandboxes.run(toSandboxConfig(req.config, req.runtimeHandler), ctx.signal),
     })),
@@ -97,6 +102,7 @@ export function sandboxHandlers(
           hostnamePath: r.hostnamePath,
           shmPath: r.shmPath,
           infraContainer: r.infra ?? null,
+          podResources: r.podResources ?? null,
           config: r.config,
         });
       }

@@ -350,6 +350,15 @@ describe('containers on runc under conmon', () => {
     assert.match(await logText(id), /before\nafter/);
   });
 
+  it('runs a host-network pod whose containers see the host interfaces', async () => {
+    const pod = (await d.rt<{ podSandboxId: string }>('RunPodSandbox', { config: podConfig({ logDirectory: logDir, linux: { securityContext: { namespaceOptions: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } } }) })).podSandboxId;
+    const cid = (await d.rt<{ containerId: string }>('CreateContainer', { podSandboxId: pod, config: { metadata: { name: 'hostnet' }, image: { image }, command: ['cat', '/proc/net/dev'], logPath: 'hostnet.log' } })).containerId;
+    await start(cid);
+    await waitExit(cid);
+    assert.match(await logText(cid), new RegExp(netw.bridge), 'the host bridge is visible');
+    await d.rt('RemovePodSandbox', { podSandboxId: pod });
+  });
+
   it('removes a pod with its containers and leaves no cgroup behind', async () => {
     const parent = `/skiff-e2e-${process.pid}/pod-a`;
     const pod = (await d.rt<{ podSandboxId: string }>('RunPodSandbox', { config: podConfig({ logDirectory: logDir, linux: { cgroupParent: parent, securityContext: { namespaceOptions: { pid: 'CONTAINER' } } } }) })).podSandboxId;

@@ -140,6 +140,20 @@ describe('pod sandboxes with real CNI plugins', () => {
     assert.equal(nsenter([`--uts=${info.pins.uts}`, 'hostname']), (await fs.readFile('/proc/sys/kernel/hostname', 'utf8')).trim());
   });
 
+  it('passes bandwidth annotations to the CNI bandwidth plugin, and records pod resources', async () => {
+    const id = await run(podConfig({ annotations: { 'kubernetes.io/ingress-bandwidth': '10M', 'kubernetes.io/egress-bandwidth': '20M' } }));
+    const cache = JSON.parse(await fs.readFile(path.join(d.root, 'cni-cache', `${id}.json`), 'utf8')) as { capabilities?: { bandwidth?: { ingressRate: number; egressRate: number } } };
+    assert.equal(cache.capabilities?.bandwidth?.ingressRate, 10_000_000);
+    assert.equal(cache.capabilities?.bandwidth?.egressRate, 20_000_000);
+    const qdiscs = spawnSync('tc', ['qdisc', 'show']).stdout.toString();
+    assert.match(qdiscs, /tbf/, 'a token bucket shapes the pod traffic');
+    await d.rt('UpdatePodSandboxResources', { podSandboxId: id, resources: { cpuShares: '1024', memoryLimitInBytes: String(256 << 20) } });
+    const verbose = await d.rt<{ info: Record<string, string> }>('PodSandboxStatus', { podSandboxId: id, verbose: true });
+    assert.equal((JSON.parse(verbose.info['info']!) as { podResources: { resources: { cpuShares: string } } }).podResources.resources.cpuShares, '1024');
+    await assert.rejects(run(podConfig({ annotations: { 'kubernetes.io/ingress-bandwidth': 'fast' } })), (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT && /fast/.test(err.details));
+    await d.rt('RemovePodSandbox', { podSandboxId: id });
+  });
+
   it('answers a retried RunPodSandbox with the same id, and refuses the name with another config', async () => {
     const config = podConfig();
     const [a, b] = await Promise.all([run(config), run(config)]);

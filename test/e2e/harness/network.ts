@@ -21,7 +21,12 @@ export class TestNetwork {
     this.ipamDir = path.join(dir, 'ipam');
   }
 
-  conflist(extraPlugins: object[] = [{ type: 'portmap', capabilities: { portMappings: true }, snat: true }]): object {
+  conflist(
+    extraPlugins: object[] = [
+      { type: 'portmap', capabilities: { portMappings: true }, snat: true },
+      { type: 'bandwidth', capabilities: { bandwidth: true } },
+    ],
+  ): object {
     return {
       cniVersion: '1.0.0',
       name: 'skiff-test',
