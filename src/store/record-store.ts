@@ -9,7 +9,11 @@ import { writeJsonAtomic } from './atomic-file.js';
 export class RecordStore<T extends { id: string }> {
   private readonly records = new Map<string, T>();
 
-  constructor(private readonly dir: string) {}
+  /** `fileName` maps an id to its file's base name (ids such as "sha256:…" read better without the prefix). */
+  constructor(
+    private readonly dir: string,
+    private readonly fileName: (id: string) => string = (id) => id,
+  ) {}
 
   async load(): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
@@ -33,12 +37,12 @@ export class RecordStore<T extends { id: string }> {
   }
 
   async put(record: T): Promise<void> {
-    await writeJsonAtomic(path.join(this.dir, `${record.id}.json`), record);
+    await writeJsonAtomic(path.join(this.dir, `${this.fileName(record.id)}.json`), record);
     this.records.set(record.id, record);
   }
 
   async delete(id: string): Promise<void> {
-    await fs.rm(path.join(this.dir, `${id}.json`), { force: true });
+    await fs.rm(path.join(this.dir, `${this.fileName(id)}.json`), { force: true });
     this.records.delete(id);
   }
 

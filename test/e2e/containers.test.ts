@@ -36,7 +36,7 @@ describe('pods sharing a PID namespace run an infra (pause) container', () => {
     const netw = new TestNetwork(d.dir);
     try {
       await netw.install(d.cniConfDir);
-      await sleep(300);
+      await d.waitNetworkReady();
       // Pulled on demand when the first pod needs it.
       const pod = (await d.rt<{ podSandboxId: string }>('RunPodSandbox', { config: podConfig({ logDirectory: path.join(d.dir, 'logs'), linux: { securityContext: { namespaceOptions: { pid: 'POD' } } } }) })).podSandboxId;
       const info = JSON.parse((await d.rt<{ info: Record<string, string> }>('PodSandboxStatus', { podSandboxId: pod, verbose: true })).info['info']!) as { pid: number };
@@ -109,11 +109,7 @@ describe('containers on runc under conmon', () => {
     await d.img('PullImage', { image: { image } });
     await d.img('PullImage', { image: { image: `${registry.host}/test/busybox-user:1` } });
     logDir = path.join(d.dir, 'logs');
-    for (let i = 0; i < 100; i++) {
-      const s = await d.rt<{ status: { conditions: { type: string; status: boolean }[] } }>('Status');
-      if (s.status.conditions.find((c) => c.type === 'NetworkReady')?.status) break;
-      await sleep(50);
-    }
+    await d.waitNetworkReady();
     podId = (await d.rt<{ podSandboxId: string }>('RunPodSandbox', { config: podConfig({ logDirectory: logDir }) })).podSandboxId;
   });
   after(async () => {

@@ -62,11 +62,7 @@ describe('pod sandboxes with real CNI plugins', () => {
     netw = new TestNetwork(d.dir);
     await netw.install(d.cniConfDir);
     // Status follows the conf dir: wait for the network to be ready.
-    for (let i = 0; i < 100; i++) {
-      const s = await d.rt<{ status: { conditions: { type: string; status: boolean }[] } }>('Status');
-      if (s.status.conditions.find((c) => c.type === 'NetworkReady')?.status) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await d.waitNetworkReady();
   });
   after(async () => {
     if (d) {
@@ -274,11 +270,7 @@ describe('pod sandbox with a broken CNI config', () => {
       const broken = netw.conflist([]) as { plugins: { ipam: { ranges: { subnet: string }[][] } }[] };
       broken.plugins[0]!.ipam.ranges[0]![0]!.subnet = '10.999.0.0/24';
       await netw.install(d.cniConfDir, broken);
-      for (let i = 0; i < 100; i++) {
-        const s = await d.rt<{ status: { conditions: { type: string; status: boolean }[] } }>('Status');
-        if (s.status.conditions.find((c) => c.type === 'NetworkReady')?.status) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await d.waitNetworkReady();
       await assert.rejects(d.rt('RunPodSandbox', { config: podConfig() }), (err: grpc.ServiceError) => {
         assert.match(err.details, /bridge|host-local|10\.999/);
         return true;

@@ -123,6 +123,17 @@ export class TestDaemon {
     return this.call<Res>(this.image as unknown as grpc.Client, method, request, timeoutMs);
   }
 
+  /** Waits until Status reports NetworkReady (the CNI config dir is watched). */
+  async waitNetworkReady(timeoutMs = 10000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const s = await this.rt<{ status: { conditions: { type: string; status: boolean }[] } }>('Status');
+      if (s.status.conditions.find((c) => c.type === 'NetworkReady')?.status) return;
+      if (Date.now() > deadline) throw new Error('network not ready');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   /** Sends a signal and waits for the exit. */
   async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10000): Promise<ExitInfo> {
     (this.runtime as unknown as grpc.Client).close();
