@@ -294,6 +294,7 @@ export class ContainerService {
           stdin: record.config.stdin,
           stdinOnce: record.config.stdinOnce,
           tty: record.config.tty,
+          log,
         });
         record.pid = launched.pid;
         record.conmonPid = launched.conmonPid;
