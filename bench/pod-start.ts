@@ -85,33 +85,59 @@ async function series(n: number, fn: () => Promise<unknown>): Promise<number[]> 
   return out;
 }
 
-async function measure(c: Cri, image: string, logDir: string): Promise<Record<string, number[]>> {
-  const r: Record<string, number[]> = {};
-  process.stderr.write(`${c.name}: RunPodSandbox sequential\n`);
-  r['podSeq'] = await series(N, () => runPod(c, logDir));
-  await removeAll(c);
-  process.stderr.write(`${c.name}: RunPodSandbox 10 at a time\n`);
-  r['podPar'] = await concurrent(N, 10, () => runPod(c, logDir));
-  await removeAll(c);
-  process.stderr.write(`${c.name}: pod + container\n`);
-  r['podCtr'] = await series(N, async () => startContainer(c, await runPod(c, logDir), image, logDir));
-  await removeAll(c);
-  const pod = await runPod(c, logDir);
-  process.stderr.write(`${c.name}: container start\n`);
-  r['ctr'] = await series(N, () => startContainer(c, pod, image, logDir));
-  const ctr = await startContainer(c, pod, image, logDir);
-  process.stderr.write(`${c.name}: ExecSync\n`);
-  r['exec'] = await series(N, () => c.rt('ExecSync', { containerId: ctr, cmd: ['true'], timeout: '10' }));
-  await removeAll(c);
-  process.stderr.write(`${c.name}: ${LIST_PODS} pods for ListContainers\n`);
-  for (let i = 0; i < LIST_PODS; i += 10) {
-    await Promise.all(Array.from({ length: Math.min(10, LIST_PODS - i) }, async () => startContainer(c, await runPod(c, logDir), image, logDir)));
+type Phase = { key: string; label: string; run: (c: Cri, image: string, logDir: string) => Promise<number[]> };
+
+/** The phases, each leaving no pods behind. */
+const PHASES: Phase[] = [
+  { key: 'podSeq', label: 'RunPodSandbox sequential', run: async (c, _i, logDir) => series(N, () => runPod(c, logDir)) },
+  { key: 'podPar', label: 'RunPodSandbox 10 at a time', run: async (c, _i, logDir) => concurrent(N, 10, () => runPod(c, logDir)) },
+  { key: 'podCtr', label: 'pod + container', run: async (c, image, logDir) => series(N, async () => startContainer(c, await runPod(c, logDir), image, logDir)) },
+  {
+    key: 'ctr',
+    label: 'container start',
+    run: async (c, image, logDir) => {
+      const pod = await runPod(c, logDir);
+      return series(N, () => startContainer(c, pod, image, logDir));
+    },
+  },
+  {
+    key: 'exec',
+    label: 'ExecSync',
+    run: async (c, image, logDir) => {
+      const ctr = await startContainer(c, await runPod(c, logDir), image, logDir);
+      return series(N, () => c.rt('ExecSync', { containerId: ctr, cmd: ['true'], timeout: '10' }));
+    },
+  },
+  {
+    key: 'list',
+    label: `ListContainers at ${LIST_PODS} pods`,
+    run: async (c, image, logDir) => {
+      for (let i = 0; i < LIST_PODS; i += 10) {
+        await Promise.all(Array.from({ length: Math.min(10, LIST_PODS - i) }, async () => startContainer(c, await runPod(c, logDir), image, logDir)));
+      }
+      const listed = (await c.rt<{ containers: unknown[] }>('ListContainers', {})).containers.length;
+      if (listed < LIST_PODS) throw new Error(`${c.name} lists ${listed} containers`);
+      return series(50, () => c.rt('ListContainers', {}));
+    },
+  },
+];
+
+/**
+ * Runs every phase on both runtimes, alternating which goes first, so that
+ * neither always pays for the other's leftovers (the kernel frees network
+ * namespaces lazily, for seconds after a burst of pod removals).
+ */
+async function measure(runtimes: [Cri, Cri], image: string, logDir: string): Promise<Record<string, Record<string, number[]>>> {
+  const out: Record<string, Record<string, number[]>> = { [runtimes[0].name]: {}, [runtimes[1].name]: {} };
+  for (const [i, phase] of PHASES.entries()) {
+    const order = i % 2 === 0 ? runtimes : ([runtimes[1], runtimes[0]] as const);
+    for (const c of order) {
+      process.stderr.write(`${c.name}: ${phase.label}\n`);
+      out[c.name]![phase.key] = await phase.run(c, image, logDir);
+      await removeAll(c);
+    }
   }
-  const listed = (await c.rt<{ containers: unknown[] }>('ListContainers', {})).containers.length;
-  if (listed < LIST_PODS) throw new Error(`${c.name} lists ${listed} containers`);
-  r['list'] = await series(50, () => c.rt('ListContainers', {}));
-  await removeAll(c);
-  return r;
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -143,8 +169,9 @@ async function main(): Promise<void> {
       await startContainer(c, await runPod(c, logDir), image, logDir);
       await removeAll(c);
     }
-    const s = await measure(skiffCri, image, logDir);
-    const k = await measure(ctdCri, image, logDir);
+    const results = await measure([skiffCri, ctdCri], image, logDir);
+    const s = results['skiff']!;
+    const k = results['containerd']!;
     process.stderr.write('floor\n');
     await floor.startPod();
     const fSeq = await series(N, () => floor.startPod());
