@@ -8,7 +8,7 @@ import type { ImageService } from '../image/image-service.js';
 import type { Logger } from '../log.js';
 import { launchContainer, reopenLog } from '../runtime/conmon.js';
 import { killAll, oomKillCount, removeCgroup } from '../runtime/cgroups.js';
-import { ExitWatcher, readExitCode } from '../runtime/exit-watcher.js';
+import { ExitWatcher, oomKilled, readExitCode } from '../runtime/exit-watcher.js';
 import { RuncClient } from '../runtime/runc.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
 import type { SandboxRecord } from '../sandbox/types.js';
@@ -332,7 +332,8 @@ export class ContainerService {
     record.exitCode = code;
     const finished = BigInt(at.getTime()) * 1_000_000n;
     record.finishedAt = (finished > BigInt(record.startedAt) ? finished : BigInt(record.startedAt)).toString();
-    const oom = (await oomKillCount(record.cgroupsPath).catch(() => 0)) > 0;
+    // conmon's marker, or the memory cgroup's own counter (either may be missing alone).
+    const oom = (await oomKilled(record.bundle).catch(() => false)) || (await oomKillCount(record.cgroupsPath).catch(() => 0)) > 0;
     record.reason = oom ? 'OOMKilled' : code === 0 ? 'Completed' : 'Error';
     await this.records.put(record);
     await this.runc(record.runtimeHandler).delete(record.id, { force: true }).catch(() => undefined);

@@ -55,6 +55,21 @@ describe('pods sharing a PID namespace run an infra (pause) container', () => {
     } finally {
       await d.destroy();
       netw.cleanup();
+    }
+    // infra_container = "always": containerd's way, a pause process for every pod.
+    const always = await TestDaemon.start({ topToml: `pause_image = "${registry.host}/test/pause:1"\ninfra_container = "always"` });
+    const netw2 = new TestNetwork(always.dir);
+    try {
+      await netw2.install(always.cniConfDir);
+      await always.waitNetworkReady();
+      const pod = (await always.rt<{ podSandboxId: string }>('RunPodSandbox', { config: podConfig({ linux: { securityContext: { namespaceOptions: { pid: 'CONTAINER' } } } }) })).podSandboxId;
+      const info = JSON.parse((await always.rt<{ info: Record<string, string> }>('PodSandboxStatus', { podSandboxId: pod, verbose: true })).info['info']!) as { pid: number };
+      assert.ok(info.pid > 0 && existsSync(`/proc/${info.pid}`), 'a pause process even without a shared PID namespace');
+      await always.rt('RemovePodSandbox', { podSandboxId: pod });
+      assert.equal(existsSync(`/proc/${info.pid}`), false);
+    } finally {
+      await always.destroy();
+      netw2.cleanup();
       await registry.stop();
     }
   });
