@@ -10,7 +10,8 @@ import type { ContainerEventBus } from '../events/container-events.js';
 import type { Logger } from '../log.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
 import { toContainerConfig, toContainerResources, toProtoResources } from './container-config.js';
-import { serverStream, unary } from './instrument.js';
+import { listStream, serverStream, unary } from './instrument.js';
+import type { ContainerFilter__Output } from '../generated/runtime/v1/ContainerFilter.js';
 import { toSandboxStatus } from './sandbox-handlers.js';
 
 const STATES: Record<ContainerState, 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN'> = {
@@ -106,7 +107,20 @@ export function containerHandlers(
   | 'ReopenContainerLog'
   | 'UpdateContainerResources'
   | 'GetContainerEvents'
+  | 'StreamContainers'
 > {
+  const listContainers = (req: { filter: ContainerFilter__Output | null }): Container[] => {
+    const f = req.filter;
+    const state = f?.state ? FROM_PROTO_STATE[f.state.state] : undefined;
+    return containers
+      .list({
+        ...(f?.id ? { id: f.id } : {}),
+        ...(state ? { state } : {}),
+        ...(f?.podSandboxId ? { sandboxId: f.podSandboxId } : {}),
+        ...(f && Object.keys(f.labelSelector).length ? { labels: f.labelSelector } : {}),
+      })
+      .map(toContainer);
+  };
   return {
     CreateContainer: unary(log, 'CreateContainer', async (req, ctx) => ({
       containerId: await containers.create(requireId(req.podSandboxId, 'pod_sandbox_id'), toContainerConfig(req.config), ctx.signal),
@@ -127,17 +141,8 @@ export function containerHandlers(
       return {};
     }),
 
-    ListContainers: unary(log, 'ListContainers', (req) => {
-      const f = req.filter;
-      const state = f?.state ? FROM_PROTO_STATE[f.state.state] : undefined;
-      const list = containers.list({
-        ...(f?.id ? { id: f.id } : {}),
-        ...(state ? { state } : {}),
-        ...(f?.podSandboxId ? { sandboxId: f.podSandboxId } : {}),
-        ...(f && Object.keys(f.labelSelector).length ? { labels: f.labelSelector } : {}),
-      });
-      return { containers: list.map(toContainer) };
-    }),
+    ListContainers: unary(log, 'ListContainers', (req) => ({ containers: listContainers(req) })),
+    StreamContainers: listStream(log, 'StreamContainers', 'containers', listContainers),
 
     ContainerStatus: unary(log, 'ContainerStatus', async (req) => {
       const r = containers.resolve(requireId(req.containerId, 'container_id'));

@@ -6,7 +6,7 @@ import { requireReference, type ImageService } from '../image/image-service.js';
 import { imageUser } from '../image/image-user.js';
 import type { RegistryCredentials } from '../image/registry/credentials.js';
 import type { Logger } from '../log.js';
-import { unary } from './instrument.js';
+import { listStream, unary } from './instrument.js';
 
 function toImage(service: ImageService, r: ImageRecord): Image {
   const user = imageUser(r.config.config?.User);
@@ -36,6 +36,8 @@ function toCredentials(auth: AuthConfig__Output | null | undefined): RegistryCre
 
 /** The CRI ImageService over the image domain. */
 export function imageServiceHandlers(log: Logger, images: ImageService): Partial<ImageServiceHandlers> {
+  const listImages = (req: { filter: { image: { image: string } | null } | null }): Image[] =>
+    images.list(req.filter?.image?.image).map((r) => toImage(images, r));
   return {
     PullImage: unary(log, 'PullImage', async (req, ctx) => {
       const reference = requireReference(req.image?.image, 'image.image');
@@ -61,9 +63,8 @@ export function imageServiceHandlers(log: Logger, images: ImageService): Partial
       return { image: toImage(images, record), info };
     }),
 
-    ListImages: unary(log, 'ListImages', (req) => ({
-      images: images.list(req.filter?.image?.image).map((r) => toImage(images, r)),
-    })),
+    ListImages: unary(log, 'ListImages', (req) => ({ images: listImages(req) })),
+    StreamImages: listStream(log, 'StreamImages', 'images', listImages),
 
     RemoveImage: unary(log, 'RemoveImage', async (req) => {
       await images.remove(requireReference(req.image?.image, 'image.image'));

@@ -83,3 +83,25 @@ export function serverStream<Req, Res>(
       .finally(dispose);
   };
 }
+
+/** Items per message of the Stream* list RPCs: well under the message size limit. */
+const STREAM_BATCH = 100;
+
+/**
+ * The Stream* counterpart of a List RPC: the same answer, written in batches
+ * under `field` (kubelet reads them until the stream ends).
+ */
+export function listStream<Req, Item, Res>(
+  log: Logger,
+  method: string,
+  field: string,
+  list: (request: Req) => Promise<Item[]> | Item[],
+): grpc.handleServerStreamingCall<Req, Res> {
+  return serverStream<Req, Res>(log, method, async (request, write) => {
+    const items = await list(request);
+    for (let i = 0; i < items.length || i === 0; i += STREAM_BATCH) {
+      write({ [field]: items.slice(i, i + STREAM_BATCH) } as Res);
+      if (items.length === 0) break;
+    }
+  });
+}

@@ -6,7 +6,8 @@ import { invalidArgument } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
 import type { NamespaceMode, SandboxConfig, SandboxRecord } from '../sandbox/types.js';
-import { unary } from './instrument.js';
+import { listStream, unary } from './instrument.js';
+import type { PodSandboxFilter__Output } from '../generated/runtime/v1/PodSandboxFilter.js';
 
 const PROTOCOLS = { TCP: 'tcp', UDP: 'udp', SCTP: 'sctp' } as const;
 
@@ -65,10 +66,24 @@ export function toSandboxStatus(r: SandboxRecord): PodSandboxStatus {
   };
 }
 
+function sandboxLister(sandboxes: SandboxService) {
+  return (req: { filter: PodSandboxFilter__Output | null }): PodSandbox[] => {
+    const f = req.filter;
+    const state = f?.state ? (f.state.state === 'SANDBOX_READY' ? 'ready' : 'notready') : undefined;
+    const items = sandboxes.list({
+      ...(f?.id ? { id: f.id } : {}),
+      ...(state ? { state } : {}),
+      ...(f && Object.keys(f.labelSelector).length ? { labels: f.labelSelector } : {}),
+    });
+    return items.map(toPodSandbox);
+  };
+}
+
 export function sandboxHandlers(
   log: Logger,
   sandboxes: SandboxService,
-): Pick<RuntimeServiceHandlers, 'RunPodSandbox' | 'StopPodSandbox' | 'RemovePodSandbox' | 'PodSandboxStatus' | 'ListPodSandbox' | 'UpdatePodSandboxResources'> {
+): Pick<RuntimeServiceHandlers, 'RunPodSandbox' | 'StopPodSandbox' | 'RemovePodSandbox' | 'PodSandboxStatus' | 'ListPodSandbox' | 'UpdatePodSandboxResources' | 'StreamPodSandboxes'> {
+  const listSandboxes = sandboxLister(sandboxes);
   return {
     UpdatePodSandboxResources: unary(log, 'UpdatePodSandboxResources', async (req) => {
       await sandboxes.updateResources(requireId(req.podSandboxId, 'pod_sandbox_id'), { overhead: req.overhead, resources: req.resources });
@@ -109,15 +124,7 @@ export function sandboxHandlers(
       return { status: toSandboxStatus(r), info, containersStatuses: [], timestamp: (BigInt(Date.now()) * 1_000_000n).toString() };
     }),
 
-    ListPodSandbox: unary(log, 'ListPodSandbox', (req) => {
-      const f = req.filter;
-      const state = f?.state ? (f.state.state === 'SANDBOX_READY' ? 'ready' : 'notready') : undefined;
-      const items = sandboxes.list({
-        ...(f?.id ? { id: f.id } : {}),
-        ...(state ? { state } : {}),
-        ...(f && Object.keys(f.labelSelector).length ? { labels: f.labelSelector } : {}),
-      });
-      return { items: items.map(toPodSandbox) };
-    }),
+    ListPodSandbox: unary(log, 'ListPodSandbox', (req) => ({ items: listSandboxes(req) })),
+    StreamPodSandboxes: listStream(log, 'StreamPodSandboxes', 'podSandboxes', listSandboxes),
   };
 }

@@ -6,7 +6,9 @@ import type { ContainerService } from '../container/container-service.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
 import { invalidArgument } from '../errors.js';
 import type { Logger } from '../log.js';
-import { unary } from './instrument.js';
+import { listStream, unary } from './instrument.js';
+import type { ContainerStatsFilter__Output } from '../generated/runtime/v1/ContainerStatsFilter.js';
+import type { PodSandboxStatsFilter__Output } from '../generated/runtime/v1/PodSandboxStatsFilter.js';
 
 const u64 = (v: number | bigint): { value: string } => ({ value: String(v) });
 
@@ -60,31 +62,50 @@ export function statsHandlers(
   containers: ContainerService,
   sandboxes: SandboxService,
   mountpoint: () => string,
-): Pick<RuntimeServiceHandlers, 'ContainerStats' | 'ListContainerStats' | 'PodSandboxStats' | 'ListPodSandboxStats'> {
+): Pick<
+  RuntimeServiceHandlers,
+  | 'ContainerStats'
+  | 'ListContainerStats'
+  | 'PodSandboxStats'
+  | 'ListPodSandboxStats'
+  | 'StreamContainerStats'
+  | 'StreamPodSandboxStats'
+  | 'ListMetricDescriptors'
+  | 'ListPodSandboxMetrics'
+  | 'StreamPodSandboxMetrics'
+> {
+  const listContainerStats = async (req: { filter: ContainerStatsFilter__Output | null }): Promise<ProtoContainerStats[]> => {
+    const f = req.filter;
+    const usage = await stats.containersOf({
+      ...(f?.id ? { id: f.id } : {}),
+      ...(f?.podSandboxId ? { sandboxId: f.podSandboxId } : {}),
+      ...(f && Object.keys(f.labelSelector).length ? { labels: f.labelSelector } : {}),
+    });
+    return usage.map((c) => toContainerStats(c, mountpoint()));
+  };
+  const listPodStats = async (req: { filter: PodSandboxStatsFilter__Output | null }): Promise<PodSandboxStats[]> => {
+    const f = req.filter;
+    const ids = stats.sandboxIds({ ...(f?.id ? { id: f.id } : {}), ...(f && Object.keys(f.labelSelector).length ? { labels: f.labelSelector } : {}) });
+    const all = await Promise.all(ids.map((id) => stats.sandbox(id)));
+    return all.map((s) => toPodStats(s, sandboxes, mountpoint()));
+  };
   return {
+    ListMetricDescriptors: unary(log, 'ListMetricDescriptors', () => ({ descriptors: [] })),
+    // No metric descriptors are exported yet: kubelet then uses the stats RPCs alone.
+    ListPodSandboxMetrics: unary(log, 'ListPodSandboxMetrics', () => ({ podMetrics: [] })),
+    StreamPodSandboxMetrics: listStream(log, 'StreamPodSandboxMetrics', 'podSandboxMetrics', () => []),
     ContainerStats: unary(log, 'ContainerStats', async (req) => {
       if (!req.containerId) throw invalidArgument('container_id is required');
       return { stats: toContainerStats(await stats.container(containers.resolve(req.containerId)), mountpoint()) };
     }),
-    ListContainerStats: unary(log, 'ListContainerStats', async (req) => {
-      const f = req.filter;
-      const usage = await stats.containersOf({
-        ...(f?.id ? { id: f.id } : {}),
-        ...(f?.podSandboxId ? { sandboxId: f.podSandboxId } : {}),
-        ...(f && Object.keys(f.labelSelector).length ? { labels: f.labelSelector } : {}),
-      });
-      return { stats: usage.map((c) => toContainerStats(c, mountpoint())) };
-    }),
+    ListContainerStats: unary(log, 'ListContainerStats', async (req) => ({ stats: await listContainerStats(req) })),
+    StreamContainerStats: listStream(log, 'StreamContainerStats', 'containerStats', listContainerStats),
     PodSandboxStats: unary(log, 'PodSandboxStats', async (req) => {
       if (!req.podSandboxId) throw invalidArgument('pod_sandbox_id is required');
       const r = sandboxes.resolve(req.podSandboxId);
       return { stats: toPodStats(await stats.sandbox(r.id), sandboxes, mountpoint()) };
     }),
-    ListPodSandboxStats: unary(log, 'ListPodSandboxStats', async (req) => {
-      const f = req.filter;
-      const ids = stats.sandboxIds({ ...(f?.id ? { id: f.id } : {}), ...(f && Object.keys(f.labelSelector).length ? { labels: f.labelSelector } : {}) });
-      const all = await Promise.all(ids.map((id) => stats.sandbox(id)));
-      return { stats: all.map((s) => toPodStats(s, sandboxes, mountpoint())) };
-    }),
+    ListPodSandboxStats: unary(log, 'ListPodSandboxStats', async (req) => ({ stats: await listPodStats(req) })),
+    StreamPodSandboxStats: listStream(log, 'StreamPodSandboxStats', 'podSandboxStats', listPodStats),
   };
 }

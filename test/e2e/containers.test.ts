@@ -392,4 +392,18 @@ describe('containers on runc under conmon', () => {
     assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').includes(info.bundle), false, 'rootfs unmounted');
     assert.deepEqual((await d.rt<{ containers: { id: string }[] }>('ListContainers', { filter: { id } })).containers, []);
   });
+
+  it('streams the same containers as ListContainers answers', async () => {
+    await create({ command: ['true'] });
+    const listed = (await d.rt<{ containers: { id: string }[] }>('ListContainers', {})).containers.map((c) => c.id).sort();
+    const stream = (d.runtime as unknown as { StreamContainers: (r: object) => grpc.ClientReadableStream<{ containers: { id: string }[] }> }).StreamContainers({});
+    const streamed: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      stream.on('data', (m: { containers: { id: string }[] }) => streamed.push(...m.containers.map((c) => c.id)));
+      stream.on('error', reject);
+      stream.on('end', resolve);
+    });
+    assert.ok(listed.length > 0);
+    assert.deepEqual(streamed.sort(), listed);
+  });
 });
