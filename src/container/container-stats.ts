@@ -6,6 +6,7 @@ import { CpuRateTracker } from '../stats/cpu-rate.js';
 import { UsageCache } from '../stats/dir-usage.js';
 import type { ContainerService } from './container-service.js';
 import type { ContainerRecord } from './record.js';
+import { podSideCounters, type InterfaceCounters } from '../network/host-veth.js';
 
 export interface ContainerUsage {
   record: ContainerRecord;
@@ -21,6 +22,7 @@ export interface SandboxUsage {
   nanoCores: number | undefined;
   memory: { usageBytes: number; workingSetBytes: number; rssBytes: number; pageFaults: number; majorPageFaults: number };
   processes: number;
+  network: InterfaceCounters | undefined;
   containers: ContainerUsage[];
 }
 
@@ -65,6 +67,7 @@ export class ContainerStats {
     const sum = (f: (s: CgroupStats) => number): number => containers.reduce((n, c) => n + (c.cgroup ? f(c.cgroup) : 0), 0);
     const cpuNs = containers.reduce((n, c) => n + (c.cgroup?.cpu.usageCoreNanoSeconds ?? 0n), 0n);
     const timestampNs = BigInt(Date.now()) * 1_000_000n;
+    const veth = this.sandboxes.get(sandboxId)?.hostVeth;
     return {
       sandboxId,
       timestampNs,
@@ -78,6 +81,7 @@ export class ContainerStats {
         majorPageFaults: sum((s) => s.memory.majorPageFaults),
       },
       processes: sum((s) => s.pids?.current ?? 0),
+      network: veth ? await podSideCounters(veth) : undefined,
       containers,
     };
   }

@@ -16,6 +16,7 @@ import type { PodNamespaces } from './pod-namespaces.js';
 import { renderResolvConf } from './resolv-conf.js';
 import { planSysctls } from './sysctls.js';
 import { bandwidthCapability } from './bandwidth.js';
+import { hostVeth } from '../network/host-veth.js';
 import type { SandboxConfig, SandboxRecord, SandboxState } from './types.js';
 
 /** What the container side does for a sandbox being stopped or removed. */
@@ -194,6 +195,8 @@ export class SandboxService {
             ...(bandwidth ? { bandwidth } : {}),
           }, signal);
           record.ips = orderIps(result.ips.map((ip) => ip.address.split('/')[0]!));
+          const veth = hostVeth(result.interfaces);
+          if (veth) record.hostVeth = veth;
         }
         await fs.writeFile(record.hostsPath!, renderHosts(hostNet ? undefined : record.ips[0], hostname), { mode: 0o644 });
         if (this.needsInfra(record)) {

@@ -75,6 +75,8 @@ export interface SandboxRecord {
   /** Levels of cgroupParent that did not exist before the pod: removed with it when empty. */
   ownedCgroups?: string[];
   ips: string[];
+  /** Host end of the pod's veth (its counters are the pod's network stats). */
+  hostVeth?: string;
   /** CNI ADD was attempted: DEL must run before the record goes. */
   cniAttempted: boolean;
   infra?: InfraProcess;

@@ -51,6 +51,12 @@ function toPodStats(s: SandboxUsage, sandboxes: SandboxService, mountpoint: stri
         majorPageFaults: u64(s.memory.majorPageFaults),
       },
       process: { timestamp: ts, processCount: u64(s.processes) },
+      ...(s.network
+        ? (() => {
+            const eth0 = { name: 'eth0', rxBytes: u64(s.network.rxBytes), rxErrors: u64(s.network.rxErrors), txBytes: u64(s.network.txBytes), txErrors: u64(s.network.txErrors) };
+            return { network: { timestamp: ts, defaultInterface: eth0, interfaces: [eth0] } };
+          })()
+        : {}),
       containers: s.containers.map((c) => toContainerStats(c, mountpoint)),
     },
   };

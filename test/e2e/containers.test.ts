@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { TestDaemon } from './harness/daemon.js';
 import { busyboxImage, pauseImage, pushImage } from './harness/images.js';
-import { TestNetwork } from './harness/network.js';
+import { ping, TestNetwork } from './harness/network.js';
 import { TestRegistry } from './harness/registry.js';
 import { podConfig } from './sandboxes.test.js';
 
@@ -314,8 +314,13 @@ describe('containers on runc under conmon', () => {
     assert.ok(BigInt(s1.stats.writableLayer.inodesUsed.value) >= 1n);
     const list = await d.rt<{ stats: { attributes: { id: string } }[] }>('ListContainerStats', { filter: { podSandboxId: podId } });
     assert.ok(list.stats.some((s) => s.attributes.id === id));
-    const pod = await d.rt<{ stats: { linux: { cpu: { usageCoreNanoSeconds: { value: string } }; containers: unknown[] } } }>('PodSandboxStats', { podSandboxId: podId });
+    const ip = (await d.rt<{ status: { network: { ip: string } } }>('PodSandboxStatus', { podSandboxId: podId })).status.network.ip;
+    assert.ok(ping(ip), `ping ${ip}`);
+    const pod = await d.rt<{ stats: { linux: { cpu: { usageCoreNanoSeconds: { value: string } }; containers: unknown[]; network: { defaultInterface: { name: string; rxBytes: { value: string }; txBytes: { value: string } } } } } }>('PodSandboxStats', { podSandboxId: podId });
     assert.ok(BigInt(pod.stats.linux.cpu.usageCoreNanoSeconds.value) > 0n);
+    const eth0 = pod.stats.linux.network.defaultInterface;
+    assert.equal(eth0.name, 'eth0');
+    assert.ok(BigInt(eth0.rxBytes.value) >= 84n && BigInt(eth0.txBytes.value) >= 84n, 'the ping shows in both directions');
     await d.rt('StopContainer', { containerId: id, timeout: '0' });
   });
 
