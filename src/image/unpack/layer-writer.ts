@@ -245,10 +245,11 @@ export class LayerWriter {
 }
 
 async function readAll(body: AsyncIterable<Buffer>): Promise<Buffer[]> {
-  const chunks: Buffer[] = [];
-  // Copied: the views would otherwise pin whole source chunks while queued.
-  for await (const chunk of body) chunks.push(Buffer.from(chunk));
-  return chunks;
+  const views: Buffer[] = [];
+  for await (const chunk of body) views.push(chunk);
+  // One copy into one buffer: releases the source chunks the views would pin while
+  // queued, and lets the file go to disk in a single write.
+  return views.length === 0 ? [] : [views.length === 1 ? Buffer.from(views[0]!) : Buffer.concat(views)];
 }
 
 async function writeAll(fh: FileHandle, chunk: Buffer): Promise<void> {
