@@ -469,6 +469,15 @@ export class ContainerService {
         await this.records.delete(record.id);
         continue;
       }
+      if (record.state === 'created' && !isMountPoint(record.rootfs)) {
+        // After a reboot (/run on disk keeps the bundle, not the mount): mount the rootfs again.
+        const active = this.o.snapshots.getActive(record.id);
+        if (active) {
+          const { options } = await this.o.snapshots.prepareActive(record.id, active.parent);
+          await fs.mkdir(record.rootfs, { recursive: true });
+          await mountOverlay(record.rootfs, options).catch((e: unknown) => log.error({ err: (e as Error).message }, 'remounting rootfs failed'));
+        }
+      }
       if (record.state === 'running') {
         const code = await readExitCode(this.exitDir, record.id);
         if (code !== undefined) {

@@ -386,6 +386,18 @@ describe('containers on runc under conmon', () => {
     await assert.rejects(d.rt('ContainerStatus', { containerId: cid }), (err: grpc.ServiceError) => err.code === grpc.status.NOT_FOUND);
   });
 
+  it('mounts the rootfs of a created container again after a reboot-like loss of mounts', async () => {
+    const id = await create({ command: ['echo', 'after-remount'] });
+    const info = JSON.parse((await status(id, true)).info['info']!) as { bundle: string };
+    const dir = d.dir;
+    await d.stop();
+    assert.equal(spawnSync('umount', [path.join(info.bundle, 'rootfs')]).status, 0);
+    d = await TestDaemon.start({ dir });
+    await start(id);
+    await waitExit(id);
+    assert.equal(await logText(id), 'after-remount');
+  });
+
   it('removes a container without leaving a mount, cgroup or bundle', async () => {
     const id = await create({ command: ['sleep', '1000'] });
     await start(id);
