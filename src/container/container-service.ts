@@ -15,7 +15,7 @@ import type { SandboxRecord } from '../sandbox/types.js';
 import type { OverlaySnapshotter } from '../snapshot/overlay-snapshotter.js';
 import { writeJsonAtomic } from '../store/atomic-file.js';
 import { KeyedMutex } from '../store/keyed-mutex.js';
-import { RecordStore } from '../store/record-store.js';
+import { filterById, RecordStore } from '../store/record-store.js';
 import type { ContainerRecord, ContainerState } from './record.js';
 import { buildSpec } from './spec/build-spec.js';
 import { requiresHostPropagation } from './spec/mounts.js';
@@ -130,20 +130,11 @@ export class ContainerService {
   }
 
   resolve(idOrPrefix: string): ContainerRecord {
-    const exact = this.records.get(idOrPrefix);
-    if (exact && exact.state !== 'creating') return exact;
-    const matches = idOrPrefix ? this.records.byPrefix(idOrPrefix).filter((r) => r.state !== 'creating') : [];
-    if (matches.length === 1) return matches[0]!;
-    if (matches.length > 1) throw invalidArgument(`container id prefix "${idOrPrefix}" is ambiguous`);
-    throw notFound(`container "${idOrPrefix}" not found`);
+    return this.records.resolve(idOrPrefix, 'container', (r) => r.state !== 'creating');
   }
 
   list(filter: ContainerFilter = {}): ContainerRecord[] {
-    let out = this.records.all().filter((r) => r.state !== 'creating');
-    if (filter.id) {
-      const exact = out.filter((r) => r.id === filter.id);
-      out = exact.length ? exact : out.filter((r) => r.id.startsWith(filter.id!));
-    }
+    let out = filterById(this.records.all().filter((r) => r.state !== 'creating'), filter.id);
     if (filter.state) out = out.filter((r) => r.state === filter.state);
     if (filter.sandboxId) out = out.filter((r) => r.sandboxId === filter.sandboxId || r.sandboxId.startsWith(filter.sandboxId!));
     if (filter.labels) {

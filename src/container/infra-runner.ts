@@ -12,38 +12,18 @@ import type { OverlaySnapshotter } from '../snapshot/overlay-snapshotter.js';
 import { writeJsonAtomic } from '../store/atomic-file.js';
 import type { ContainerService } from './container-service.js';
 import { buildSpec } from './spec/build-spec.js';
+import { baseContainerConfig } from './base-config.js';
 import type { ContainerConfig } from './types.js';
 
 /** The infra container's config: the pause image as it is, no mounts, no limits. */
 function infraConfig(image: string): ContainerConfig {
+  const base = baseContainerConfig('POD', image);
   return {
-    metadata: { name: 'POD', attempt: 0 },
-    image,
-    command: [],
-    args: [],
-    workingDir: '',
-    envs: [],
-    mounts: [],
-    devices: [],
-    labels: {},
-    annotations: {},
-    logPath: '',
-    stdin: false,
-    stdinOnce: false,
-    tty: false,
+    ...base,
     linux: {
-      resources: { cpuPeriod: 0, cpuQuota: 0, cpuShares: 2, memoryLimitInBytes: 0, oomScoreAdj: -998, cpusetCpus: '', cpusetMems: '', hugepageLimits: [], unified: {}, memorySwapLimitInBytes: 0 },
-      securityContext: {
-        capabilities: { add: [], drop: [] },
-        privileged: false,
-        namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD', targetId: '' },
-        runAsUsername: '',
-        readonlyRootfs: true,
-        supplementalGroups: [],
-        noNewPrivs: true,
-        maskedPaths: [],
-        readonlyPaths: [],
-      },
+      // Kubelet's sandbox values: smallest CPU share, the sandbox OOM score (clamped on this host).
+      resources: { ...base.linux.resources, cpuShares: 2, oomScoreAdj: -998 },
+      securityContext: { ...base.linux.securityContext, readonlyRootfs: true, noNewPrivs: true },
     },
   };
 }

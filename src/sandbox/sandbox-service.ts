@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import type { CniConfigWatcher } from '../network/cni/conf-dir.js';
 import { setupLoopback, type CniRuntime } from '../network/cni/index.js';
 import { KeyedMutex } from '../store/keyed-mutex.js';
-import { RecordStore } from '../store/record-store.js';
+import { filterById, RecordStore } from '../store/record-store.js';
 import { cgroupfsParent } from './cgroup-parent.js';
 import { missingCgroupLevels, removeEmptyCgroups } from './cgroup-ownership.js';
 import { sandboxName, validateMetadata } from './names.js';
@@ -84,20 +84,11 @@ export class SandboxService {
 
   /** Exact id or unique prefix; NotFound otherwise. */
   resolve(idOrPrefix: string): SandboxRecord {
-    const exact = this.records.get(idOrPrefix);
-    if (exact) return exact;
-    const matches = idOrPrefix ? this.records.byPrefix(idOrPrefix) : [];
-    if (matches.length === 1) return matches[0]!;
-    if (matches.length > 1) throw invalidArgument(`pod sandbox id prefix "${idOrPrefix}" is ambiguous`);
-    throw notFound(`pod sandbox "${idOrPrefix}" not found`);
+    return this.records.resolve(idOrPrefix, 'pod sandbox');
   }
 
   list(filter: SandboxFilter = {}): SandboxRecord[] {
-    let out = this.records.all().filter((r) => r.state !== 'creating');
-    if (filter.id) {
-      const exact = out.filter((r) => r.id === filter.id);
-      out = exact.length ? exact : out.filter((r) => r.id.startsWith(filter.id!));
-    }
+    let out = filterById(this.records.all().filter((r) => r.state !== 'creating'), filter.id);
     if (filter.state) out = out.filter((r) => r.state === filter.state);
     if (filter.labels) {
       const want = Object.entries(filter.labels);

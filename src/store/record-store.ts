@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { invalidArgument, notFound } from '../errors.js';
 import { writeJsonAtomic } from './atomic-file.js';
 
 /**
@@ -46,8 +47,23 @@ export class RecordStore<T extends { id: string }> {
     this.records.delete(id);
   }
 
-  /** Ids starting with the prefix. */
-  byPrefix(prefix: string): T[] {
-    return [...this.records.values()].filter((r) => r.id.startsWith(prefix));
+  /**
+   * The record an id or a unique id prefix names (as crictl lets users type
+   * short ids), among those `visible` accepts; NOT_FOUND or INVALID_ARGUMENT naming `what`.
+   */
+  resolve(idOrPrefix: string, what: string, visible: (r: T) => boolean = () => true): T {
+    const exact = this.records.get(idOrPrefix);
+    if (exact && visible(exact)) return exact;
+    const matches = idOrPrefix ? [...this.records.values()].filter((r) => r.id.startsWith(idOrPrefix) && visible(r)) : [];
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length > 1) throw invalidArgument(`${what} id prefix "${idOrPrefix}" is ambiguous`);
+    throw notFound(`${what} "${idOrPrefix}" not found`);
   }
+}
+
+/** A CRI list filter's id: the exact record if there is one, else those the id prefixes. */
+export function filterById<T extends { id: string }>(records: T[], id: string | undefined): T[] {
+  if (!id) return records;
+  const exact = records.filter((r) => r.id === id);
+  return exact.length ? exact : records.filter((r) => r.id.startsWith(id));
 }

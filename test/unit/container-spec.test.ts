@@ -7,6 +7,7 @@ import { SkiffError } from '../../src/errors.js';
 import type { ImageConfig } from '../../src/image/oci-types.js';
 import type { SandboxRecord } from '../../src/sandbox/types.js';
 import type { ContainerConfig, ContainerMount } from '../../src/container/types.js';
+import { baseContainerConfig } from '../../src/container/base-config.js';
 import { buildSpec, CRI_ANNOTATIONS, requiresHostPropagation, SECCOMP_NOT_APPLIED, type SpecInput } from '../../src/container/spec/index.js';
 import { processArgs } from '../../src/container/spec/process-args.js';
 import { devMajor, devMinor } from '../../src/container/spec/devices.js';
@@ -23,48 +24,14 @@ const BOUNDING = [
 ];
 
 function config(over: Partial<ContainerConfig> = {}, sc: Partial<ContainerConfig['linux']['securityContext']> = {}): ContainerConfig {
+  const base = baseContainerConfig('app', 'docker.io/library/busybox:1.36');
   return {
-    metadata: { name: 'app', attempt: 0 },
-    image: 'docker.io/library/busybox:1.36',
-    command: [],
-    args: [],
-    workingDir: '',
-    envs: [],
-    mounts: [],
-    devices: [],
-    labels: {},
-    annotations: {},
+    ...base,
     logPath: 'app/0.log',
-    stdin: false,
-    stdinOnce: false,
-    tty: false,
     ...over,
     linux: {
-      resources: {
-        cpuPeriod: 0,
-        cpuQuota: 0,
-        cpuShares: 0,
-        memoryLimitInBytes: 0,
-        oomScoreAdj: 0,
-        cpusetCpus: '',
-        cpusetMems: '',
-        hugepageLimits: [],
-        unified: {},
-        memorySwapLimitInBytes: 0,
-        ...over.linux?.resources,
-      },
-      securityContext: {
-        capabilities: { add: [], drop: [] },
-        privileged: false,
-        namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD', targetId: '' },
-        runAsUsername: '',
-        readonlyRootfs: false,
-        supplementalGroups: [],
-        noNewPrivs: false,
-        maskedPaths: [],
-        readonlyPaths: [],
-        ...sc,
-      },
+      resources: { ...base.linux.resources, ...over.linux?.resources },
+      securityContext: { ...base.linux.securityContext, ...sc },
     },
   };
 }

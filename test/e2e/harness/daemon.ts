@@ -149,6 +149,11 @@ export class TestDaemon {
 
   /** Stops the daemon (if running), unmounts what is left under its directory and removes it. Safe to call twice. */
   async destroy(): Promise<void> {
+    // Pods first, through the daemon, so their netns, veths, leases and cgroups go too.
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const pods = await this.rt<{ items: { id: string }[] }>('ListPodSandbox').catch(() => ({ items: [] }));
+      for (const p of pods.items) await this.rt('RemovePodSandbox', { podSandboxId: p.id }).catch(() => undefined);
+    }
     await this.stop('SIGTERM').catch(() => undefined);
     unmountUnder(this.dir);
     await fs.rm(this.dir, { recursive: true, force: true });
