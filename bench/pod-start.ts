@@ -13,6 +13,8 @@ import { median, percentile, row, TABLE_HEADER, timed } from './harness/stats.js
 
 const N = Number(process.env['BENCH_PODS'] ?? 30);
 const LIST_PODS = Number(process.env['BENCH_LIST_PODS'] ?? 110);
+/** BENCH_PHASES=ctr,exec runs only those phases (keys below); the table shows what ran. */
+const ONLY = process.env['BENCH_PHASES']?.split(',').filter(Boolean);
 
 interface Cri {
   name: string;
@@ -129,7 +131,7 @@ const PHASES: Phase[] = [
  */
 async function measure(runtimes: [Cri, Cri], image: string, logDir: string): Promise<Record<string, Record<string, number[]>>> {
   const out: Record<string, Record<string, number[]>> = { [runtimes[0].name]: {}, [runtimes[1].name]: {} };
-  for (const [i, phase] of PHASES.entries()) {
+  for (const [i, phase] of PHASES.filter((p) => !ONLY || ONLY.includes(p.key)).entries()) {
     const order = i % 2 === 0 ? runtimes : ([runtimes[1], runtimes[0]] as const);
     for (const c of order) {
       process.stderr.write(`${c.name}: ${phase.label}\n`);
@@ -172,23 +174,31 @@ async function main(): Promise<void> {
     const results = await measure([skiffCri, ctdCri], image, logDir);
     const s = results['skiff']!;
     const k = results['containerd']!;
-    process.stderr.write('floor\n');
-    await floor.startPod();
-    const fSeq = await series(N, () => floor.startPod());
-    const fPar = await concurrent(N, 10, () => floor.startPod());
+    const ran = (key: string): boolean => s[key] !== undefined && k[key] !== undefined;
+    let fSeq: number[] = [];
+    let fPar: number[] = [];
+    if (ran('podSeq') || ran('podPar')) {
+      process.stderr.write('floor\n');
+      await floor.startPod();
+      fSeq = await series(N, () => floor.startPod());
+      fPar = await concurrent(N, 10, () => floor.startPod());
+    }
+    const rows: [string, () => string][] = [
+      ['podSeq', () => row('RunPodSandbox sequential, median', median(s['podSeq']!), median(fSeq), median(k['podSeq']!))],
+      ['podSeq', () => row('RunPodSandbox sequential, p99', percentile(s['podSeq']!, 99), percentile(fSeq, 99), percentile(k['podSeq']!, 99))],
+      ['podPar', () => row('RunPodSandbox 10 at a time, median', median(s['podPar']!), median(fPar), median(k['podPar']!))],
+      ['podPar', () => row('RunPodSandbox 10 at a time, p99', percentile(s['podPar']!, 99), percentile(fPar, 99), percentile(k['podPar']!, 99))],
+      ['podCtr', () => row('pod + container to running, median', median(s['podCtr']!), undefined, median(k['podCtr']!))],
+      ['podCtr', () => row('pod + container to running, p99', percentile(s['podCtr']!, 99), undefined, percentile(k['podCtr']!, 99))],
+      ['ctr', () => row('container create + start, median', median(s['ctr']!), undefined, median(k['ctr']!))],
+      ['exec', () => row('ExecSync `true`, median', median(s['exec']!), undefined, median(k['exec']!))],
+      ['list', () => row(`ListContainers at ${LIST_PODS} pods, median`, median(s['list']!), undefined, median(k['list']!))],
+    ];
     const lines = [
       `bench/pod-start: ${N} pods per row, ListContainers over ${LIST_PODS} pods with one container each`,
       '',
       TABLE_HEADER,
-      row('RunPodSandbox sequential, median', median(s['podSeq']!), median(fSeq), median(k['podSeq']!)),
-      row('RunPodSandbox sequential, p99', percentile(s['podSeq']!, 99), percentile(fSeq, 99), percentile(k['podSeq']!, 99)),
-      row('RunPodSandbox 10 at a time, median', median(s['podPar']!), median(fPar), median(k['podPar']!)),
-      row('RunPodSandbox 10 at a time, p99', percentile(s['podPar']!, 99), percentile(fPar, 99), percentile(k['podPar']!, 99)),
-      row('pod + container to running, median', median(s['podCtr']!), undefined, median(k['podCtr']!)),
-      row('pod + container to running, p99', percentile(s['podCtr']!, 99), undefined, percentile(k['podCtr']!, 99)),
-      row('container create + start, median', median(s['ctr']!), undefined, median(k['ctr']!)),
-      row('ExecSync `true`, median', median(s['exec']!), undefined, median(k['exec']!)),
-      row(`ListContainers at ${LIST_PODS} pods, median`, median(s['list']!), undefined, median(k['list']!)),
+      ...rows.filter(([key]) => ran(key)).map(([, render]) => render()),
     ];
     process.stdout.write('\n' + lines.join('\n') + '\n');
   } finally {

@@ -290,7 +290,7 @@ export class ContainerService {
         record.pid = launched.pid;
         record.conmonPid = launched.conmonPid;
         const startedAt = nowNs(); // before runc start: a quick process may exit before it returns
-        await this.runc(record.runtimeHandler).start(record.id);
+        await this.runc(record.runtimeHandler).start(record.id, record.pid);
         record.state = 'running';
         record.startedAt = startedAt;
         await this.records.put(record);

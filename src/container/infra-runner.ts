@@ -89,7 +89,7 @@ export class InfraContainers implements InfraRunner {
       stdinOnce: false,
       tty: false,
     });
-    await runc.start(id);
+    await runc.start(id, launched.pid);
     this.o.log.debug({ sandbox: id, pid: launched.pid }, 'infra container started');
     return { containerId: id, pid: launched.pid, conmonPid: launched.conmonPid };
   }

@@ -2,12 +2,13 @@
 // runc's own messages come back as RuncError carrying runc's text.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
 import { SkiffError, type ErrorKind } from '../errors.js';
 import type { Logger } from '../log.js';
 import { runtimeChildEnv } from './child-env.js';
+import { hasExecFifo, releaseExecFifo } from './exec-fifo.js';
 import { readPidFile } from './pid-file.js';
 import { killProcessTree } from './process-tree.js';
 import { runChild, type ChildResult } from './run-child.js';
@@ -108,7 +109,16 @@ export class RuncClient {
     };
   }
 
-  async start(id: string): Promise<void> {
+  /**
+   * With the init's pid, a runc binary is started through its exec fifo
+   * directly (what `runc start` does, minus a process start); otherwise, or
+   * when the fifo is not there, by `runc start`.
+   */
+  async start(id: string, initPid?: number): Promise<void> {
+    if (initPid !== undefined && initPid > 0 && basename(this.binary) === 'runc' && (await hasExecFifo(this.root, id))) {
+      await releaseExecFifo(this.root, id, initPid);
+      return;
+    }
     await this.run(['start', id]);
   }
 

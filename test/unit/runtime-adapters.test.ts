@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SkiffError } from '../../src/errors.js';
 import { cgroupPaths, cgroupPids, killAll, oomKillCount, removeCgroup } from '../../src/runtime/cgroups.js';
 import { attachSocketPath, launchContainer, reopenLog, resizeTerminal, type LaunchResult } from '../../src/runtime/conmon.js';
+import { hasExecFifo, releaseExecFifo } from '../../src/runtime/exec-fifo.js';
 import { ExitWatcher, oomKilled, readExitCode } from '../../src/runtime/exit-watcher.js';
 import { readPidFile } from '../../src/runtime/pid-file.js';
 import { RuncClient, RuncError } from '../../src/runtime/runc.js';
@@ -186,6 +187,26 @@ describe('conmon + runc: a container that exits', () => {
     assert.equal(await oomKilled(c.bundle), true); // conmon's working directory
     await runc.delete(c.id, { force: true });
     await removeCgroup(`${CGROUP_PARENT}/${c.id}`);
+  });
+});
+
+describe('starting through the exec fifo (what runc start does, without its process)', () => {
+  it('runs the created container: runc reports it running and the fifo is gone', async () => {
+    const c = await launch(['sleep', '1000']);
+    assert.equal((await runc.state(c.id))?.status, 'created');
+    assert.equal(await hasExecFifo(runc.root, c.id), true);
+    await runc.start(c.id, c.launched.pid);
+    assert.equal((await runc.state(c.id))?.status, 'running');
+    assert.equal(await hasExecFifo(runc.root, c.id), false);
+    assert.equal(await cmdline(c.launched.pid), 'sleep\x001000\x00');
+    await runc.kill(c.id, 'SIGKILL');
+    assert.equal((await waitExit(c.id)).code, 137);
+  });
+
+  it('fails, without hanging, when the created init died', async () => {
+    const c = await launch(['sleep', '1000']);
+    process.kill(c.launched.pid, 'SIGKILL');
+    await assert.rejects(releaseExecFifo(runc.root, c.id, c.launched.pid, 5000), (e: unknown) => e instanceof SkiffError && e.kind === 'FailedPrecondition' && /died before/.test(e.message));
   });
 });
 
