@@ -20,6 +20,8 @@ PACKAGES=(
   umoci                         # building OCI image layouts in tests
   attr                          # setfattr: layer xattrs and overlay opaque markers (Node has no setxattr)
   zstd                          # compressing zstd test layers
+  gcc                           # builds native/spawner.c, the small process launcher
+  libc6-dev
   ca-certificates
   openssl                       # self-signed certificates for the registry TLS tests
 )

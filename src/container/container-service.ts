@@ -99,6 +99,8 @@ export class ContainerService {
   private readonly exitDir: string;
   private readonly watcher: ExitWatcher;
   private readonly exitWaiters = new Map<string, (() => void)[]>();
+  /** Exits being recorded (the OOM checks are async): one recording per exit. */
+  private readonly exiting = new Set<string>();
   private readonly runcs = new Map<string, RuncClient>();
 
   constructor(private readonly o: ContainerServiceOptions) {
@@ -318,13 +320,16 @@ export class ContainerService {
   /** conmon wrote an exit file: record the exit (once). */
   private async onExit(id: string, code: number, at: Date): Promise<void> {
     const record = this.records.get(id);
-    if (!record || record.state !== 'running') return;
-    record.state = 'exited';
-    record.exitCode = code;
-    const finished = BigInt(at.getTime()) * 1_000_000n;
-    record.finishedAt = (finished > BigInt(record.startedAt) ? finished : BigInt(record.startedAt)).toString();
+    if (!record || record.state !== 'running' || this.exiting.has(id)) return;
+    this.exiting.add(id);
     // conmon's marker, or the memory cgroup's own counter (either may be missing alone).
     const oom = (await oomKilled(record.bundle).catch(() => false)) || (await oomKillCount(record.cgroupsPath).catch(() => 0)) > 0;
+    this.exiting.delete(id);
+    // Every field at once: a status read in between must not see an exit without its reason.
+    const finished = BigInt(at.getTime()) * 1_000_000n;
+    record.state = 'exited';
+    record.exitCode = code;
+    record.finishedAt = (finished > BigInt(record.startedAt) ? finished : BigInt(record.startedAt)).toString();
     record.reason = oom ? 'OOMKilled' : code === 0 ? 'Completed' : 'Error';
     await this.records.put(record);
     await this.runc(record.runtimeHandler).delete(record.id, { force: true }).catch(() => undefined);

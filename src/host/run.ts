@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawnChild } from './spawn.js';
 import { SkiffError } from '../errors.js';
 
 export interface RunResult {
@@ -16,17 +16,17 @@ export interface RunOptions {
 /** Runs a host program with an argument array (never a shell) and collects its output. */
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    const child = spawnChild(cmd, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30000);
-    child.once('error', (err) => {
+    child.once('error', (err: Error) => {
       clearTimeout(timer);
       reject(new SkiffError('Internal', `${cmd}: ${err.message}`));
     });
-    child.once('close', (code) => {
+    child.once('close', (code: number | null) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });

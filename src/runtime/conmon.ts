@@ -3,7 +3,7 @@
 // runc's error) on the sync pipe; the caller then runs `runc start`. conmon
 // and the container outlive this process: nothing here keeps a reference that
 // ties them to the daemon.
-import { spawn } from 'node:child_process';
+import { spawnChild, type Child } from '../host/spawn.js';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -119,7 +119,7 @@ export async function launchContainer(opts: LaunchOptions): Promise<LaunchResult
   const started = Date.now();
   // cwd = bundle: conmon drops its `oom` marker in its working directory.
   // detached: its own session, so a signal to the daemon's process group never reaches it.
-  const child = spawn(opts.conmonPath, args, {
+  const child = spawnChild(opts.conmonPath, args, {
     cwd: opts.bundle,
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
@@ -170,7 +170,7 @@ type SyncOutcome =
   | { kind: 'aborted' };
 
 /** Waits for conmon's `{"data": pid}` line (negative data plus "message" on failure). */
-function waitForSync(sync: Readable, stderr: Readable, child: ReturnType<typeof spawn>, opts: LaunchOptions): Promise<SyncOutcome> {
+function waitForSync(sync: Readable, stderr: Readable, child: Child, opts: LaunchOptions): Promise<SyncOutcome> {
   return new Promise<SyncOutcome>((resolve) => {
     let text = '';
     let errText = '';
@@ -206,7 +206,7 @@ function waitForSync(sync: Readable, stderr: Readable, child: ReturnType<typeof 
       // dir…); its stderr may still be arriving, so give it a moment to name the cause.
       setTimeout(() => settle({ kind: 'failed', message: errText.trim() || 'conmon exited without reporting' }), 50);
     });
-    child.on('error', (err) => settle({ kind: 'failed', message: `cannot run ${opts.conmonPath}: ${err.message}` }));
+    child.on('error', (err: Error) => settle({ kind: 'failed', message: `cannot run ${opts.conmonPath}: ${err.message}` }));
   });
 }
 

@@ -54,7 +54,9 @@ export async function releaseExecFifo(runtimeRoot: string, id: string, initPid: 
         nextCheck = now + 50;
         const stat = await readProcStat(initPid);
         if (!stat || stat.state === 'Z' || stat.state === 'X') {
-          if (got > 0) break; // it exec'd and already exited
+          // It may have written, exec'd and exited since our last read: its byte is still queued.
+          const last = await handle.read(buf, 0, buf.length, null).then((r) => r.bytesRead, () => 0);
+          if (got + last > 0) break;
           throw new SkiffError('FailedPrecondition', `container ${id}: its process died before it could be started`);
         }
       }

@@ -2,7 +2,7 @@
 // collects bounded stdout/stderr. Resolves once the program has exited and its
 // pipes are drained, or after a short grace when a process it left behind still
 // holds them (a background job of an exec keeps stdout open indefinitely).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnChild, type Child } from '../host/spawn.js';
 import { constants as osConstants } from 'node:os';
 import { SkiffError } from '../errors.js';
 import { CappedSink } from './capped-sink.js';
@@ -25,11 +25,11 @@ export interface RunChildOptions {
   cwd?: string;
 }
 
-export function runChild(file: string, args: string[], opts: RunChildOptions): { child: ChildProcess; done: Promise<ChildResult> } {
-  const child = spawn(file, args, {
+export function runChild(file: string, args: string[], opts: RunChildOptions): { child: Child; done: Promise<ChildResult> } {
+  const child = spawnChild(file, args, {
     stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     env: opts.env,
-    cwd: opts.cwd,
+    ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
   });
   const stdout = new CappedSink(opts.maxStdout);
   const stderr = new CappedSink(opts.maxStderr);
@@ -55,11 +55,11 @@ export function runChild(file: string, args: string[], opts: RunChildOptions): {
         finish();
       });
     }
-    child.on('error', (err) => {
+    child.on('error', (err: Error) => {
       // spawn failure (ENOENT, EACCES): no 'exit' will come
       if (!exit) reject(new SkiffError('FailedPrecondition', `cannot run ${file}: ${err.message}`, { cause: err }));
     });
-    child.on('exit', (code, signal) => {
+    child.on('exit', (code: number | null, signal: NodeJS.Signals | null) => {
       exit = { code, signal };
       if (open > 0) {
         graceTimer = setTimeout(() => {

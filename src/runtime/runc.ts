@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ChildProcess } from 'node:child_process';
+import type { Child } from '../host/spawn.js';
 import { SkiffError, type ErrorKind } from '../errors.js';
 import type { Logger } from '../log.js';
 import { runtimeChildEnv } from './child-env.js';
@@ -211,7 +211,7 @@ export class RuncClient {
    * killing runc would not reach it: wait briefly for its pid file, kill its
    * tree, then let runc reap it and exit; force runc only if it lingers.
    */
-  private async killExec(id: string, child: ChildProcess, pidFile: string, done: Promise<ChildResult>): Promise<void> {
+  private async killExec(id: string, child: Child, pidFile: string, done: Promise<ChildResult>): Promise<void> {
     let exited = false;
     void done.then(
       () => (exited = true),

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawnChild } from '../../host/spawn.js';
 import { SkiffError } from '../../errors.js';
 import { CniPluginError, CNI_ERROR_CODES } from './plugin-error.js';
 import type { CniCommand } from './types.js';
@@ -44,7 +44,7 @@ export function execPlugin(req: PluginExecRequest): Promise<PluginExecOutput> {
       reject(new SkiffError('Cancelled', `${what} not started: cancelled`));
       return;
     }
-    const child = spawn(req.file, [], { env: req.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawnChild(req.file, [], { env: req.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const out: Buffer[] = [];
     let outLen = 0;
     let err = '';
@@ -52,8 +52,12 @@ export function execPlugin(req: PluginExecRequest): Promise<PluginExecOutput> {
     let settled = false;
 
     const kill = (why: NonNullable<typeof killedFor>): void => {
-      if (killedFor || child.pid === undefined) return;
+      if (killedFor) return;
       killedFor = why;
+      if (child.pid === undefined) {
+        child.kill('SIGKILL'); // not started yet: killed as soon as it is
+        return;
+      }
       try {
         process.kill(-child.pid, 'SIGKILL'); // the whole group, by its id (= the plugin's PID)
       } catch {
@@ -76,7 +80,7 @@ export function execPlugin(req: PluginExecRequest): Promise<PluginExecOutput> {
       fn();
     };
 
-    child.stdout.on('data', (chunk: Buffer) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
       outLen += chunk.length;
       if (outLen > MAX_STDOUT) {
         kill('overflow');
@@ -84,19 +88,19 @@ export function execPlugin(req: PluginExecRequest): Promise<PluginExecOutput> {
       }
       out.push(chunk);
     });
-    child.stderr.on('data', (chunk: Buffer) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
       err = (err + chunk.toString('utf8')).slice(-MAX_STDERR_KEPT);
     });
     // A plugin that exits before reading its config closes stdin under us: that is
     // reported through its exit status, not as an EPIPE crash here.
-    child.stdin.on('error', () => {});
-    child.on('error', (e) => finish(() => reject(new SkiffError('Internal', `${what}: cannot run ${req.file}: ${e.message}`, { cause: e }))));
+    child.stdin!.on('error', () => {});
+    child.on('error', (e: Error) => finish(() => reject(new SkiffError('Internal', `${what}: cannot run ${req.file}: ${e.message}`, { cause: e }))));
 
     // After a kill we settle on 'exit': a stray grandchild may keep the pipes open.
     child.on('exit', () => {
       if (killedFor) finish(() => reject(killError(what, killedFor!, timeoutMs, err)));
     });
-    child.on('close', (code, sig) => {
+    child.on('close', (code: number | null, sig: NodeJS.Signals | null) => {
       if (killedFor) {
         finish(() => reject(killError(what, killedFor!, timeoutMs, err)));
         return;
@@ -111,7 +115,7 @@ export function execPlugin(req: PluginExecRequest): Promise<PluginExecOutput> {
       });
     });
 
-    child.stdin.end(JSON.stringify(req.stdin));
+    child.stdin!.end(JSON.stringify(req.stdin));
   });
 }
 
