@@ -119,7 +119,9 @@ const PHASES: Phase[] = [
       }
       const listed = (await c.rt<{ containers: unknown[] }>('ListContainers', {})).containers.length;
       if (listed < LIST_PODS) throw new Error(`${c.name} lists ${listed} containers`);
-      return series(50, () => c.rt('ListContainers', {}));
+      // Steady state, as kubelet sees it (it lists every second): a warm-up, then the measure.
+      await series(200, () => c.rt('ListContainers', {}));
+      return series(100, () => c.rt('ListContainers', {}));
     },
   },
 ];

@@ -101,6 +101,7 @@ export class ContainerService {
   private readonly exitWaiters = new Map<string, (() => void)[]>();
   /** Exits being recorded (the OOM checks are async): one recording per exit. */
   private readonly exiting = new Set<string>();
+  private readonly processSpecs = new Map<string, Record<string, unknown>>();
   private readonly runcs = new Map<string, RuncClient>();
 
   constructor(private readonly o: ContainerServiceOptions) {
@@ -387,6 +388,7 @@ export class ContainerService {
       await this.runc(record.runtimeHandler).delete(record.id, { force: true }).catch(() => undefined);
       await this.cleanupFiles(record);
       await this.records.delete(record.id);
+      this.processSpecs.delete(record.id);
       this.o.events.publish({ containerId: record.id, sandboxId: record.sandboxId, type: 'deleted' });
     });
   }
@@ -412,13 +414,22 @@ export class ContainerService {
     const record = this.resolve(id);
     if (record.state !== 'running') throw failedPrecondition(`container ${record.id} is not running`);
     if (cmd.length === 0) throw invalidArgument('cmd is required');
-    const spec = JSON.parse(await fs.readFile(path.join(record.bundle, 'config.json'), 'utf8')) as { process: Record<string, unknown> };
-    const processSpec = { ...spec.process, args: cmd, terminal: false };
+    const processSpec = { ...(await this.processSpec(record)), args: cmd, terminal: false };
     return this.runc(record.runtimeHandler).exec(record.id, processSpec, {
       ...(timeoutSec > 0 ? { timeoutMs: timeoutSec * 1000 } : {}),
       signal,
       maxOutputBytes: 16 * 1024 * 1024,
     });
+  }
+
+  /** The container's own process spec (what an exec inherits), read from its bundle once. */
+  private async processSpec(record: ContainerRecord): Promise<Record<string, unknown>> {
+    let spec = this.processSpecs.get(record.id);
+    if (!spec) {
+      spec = (JSON.parse(await fs.readFile(path.join(record.bundle, 'config.json'), 'utf8')) as { process: Record<string, unknown> }).process;
+      this.processSpecs.set(record.id, spec);
+    }
+    return spec;
   }
 
   async reopenLog(id: string): Promise<void> {

@@ -1,6 +1,7 @@
 // Typed client for the runc command line (1.1.x). Every call is an argv array;
 // runc's own messages come back as RuncError carrying runc's text.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -158,16 +159,19 @@ export class RuncClient {
    * (bad path, bad user…) is a RuncError, not an exit code.
    */
   async exec(id: string, processSpec: object, opts: ExecOptions = {}): Promise<ExecResult> {
-    const dir = await mkdtemp(join(this.tmpDir, 'skiff-exec-'));
+    const pidFile = join(this.tmpDir, `skiff-exec-${randomBytes(8).toString('hex')}.pid`);
+    let specFile: string | undefined;
     try {
-      const specFile = join(dir, 'process.json');
-      const pidFile = join(dir, 'pid');
-      await writeFile(specFile, JSON.stringify(processSpec), { mode: 0o600 });
+      // Without input for the process, runc reads the spec from its stdin: no file to write.
+      if (opts.stdin !== undefined) {
+        specFile = join(this.tmpDir, `skiff-exec-${randomBytes(8).toString('hex')}.json`);
+        await writeFile(specFile, JSON.stringify(processSpec), { mode: 0o600 });
+      }
       const max = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
       const { child, done } = runChild(
         this.binary,
-        [...this.globalArgs(), 'exec', '--process', specFile, '--pid-file', pidFile, id],
-        { input: opts.stdin, env: runtimeChildEnv(), maxStdout: max, maxStderr: max },
+        [...this.globalArgs(), 'exec', '--process', specFile ?? '/dev/stdin', '--pid-file', pidFile, id],
+        { input: opts.stdin ?? JSON.stringify(processSpec), env: runtimeChildEnv(), maxStdout: max, maxStderr: max },
       );
 
       let timedOut = false;
@@ -202,7 +206,7 @@ export class RuncClient {
         truncated: result.stdout.truncated || result.stderr.truncated,
       };
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      await Promise.all([rm(pidFile, { force: true }), specFile ? rm(specFile, { force: true }) : undefined]);
     }
   }
 

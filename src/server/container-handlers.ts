@@ -10,7 +10,10 @@ import type { ContainerEventBus } from '../events/container-events.js';
 import type { Logger } from '../log.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
 import { toContainerConfig, toContainerResources, toProtoResources } from './container-config.js';
+import { ListEncoder } from './encoded.js';
 import { listStream, serverStream, unary } from './instrument.js';
+import { loadCriProto } from './proto.js';
+import type { ListContainersResponse } from '../generated/runtime/v1/ListContainersResponse.js';
 import type { ContainerFilter__Output } from '../generated/runtime/v1/ContainerFilter.js';
 import { toSandboxStatus } from './sandbox-handlers.js';
 
@@ -109,7 +112,7 @@ export function containerHandlers(
   | 'GetContainerEvents'
   | 'StreamContainers'
 > {
-  const listContainers = (req: { filter: ContainerFilter__Output | null }): Container[] => {
+  const listContainers = (req: { filter: ContainerFilter__Output | null }): ContainerRecord[] => {
     const f = req.filter;
     const state = f?.state ? FROM_PROTO_STATE[f.state.state] : undefined;
     return containers
@@ -118,9 +121,15 @@ export function containerHandlers(
         ...(state ? { state } : {}),
         ...(f?.podSandboxId ? { sandboxId: f.podSandboxId } : {}),
         ...(f && Object.keys(f.labelSelector).length ? { labels: f.labelSelector } : {}),
-      })
-      .map(toContainer);
+      });
   };
+  const listEncoder = new ListEncoder<ContainerRecord>(
+    loadCriProto().runtime.v1.RuntimeService.service.ListContainers.responseSerialize,
+    'containers',
+    (r) => r.id,
+    (r) => r.state,
+    toContainer,
+  );
   return {
     CreateContainer: unary(log, 'CreateContainer', async (req, ctx) => ({
       containerId: await containers.create(requireId(req.podSandboxId, 'pod_sandbox_id'), toContainerConfig(req.config), ctx.signal),
@@ -141,8 +150,8 @@ export function containerHandlers(
       return {};
     }),
 
-    ListContainers: unary(log, 'ListContainers', (req) => ({ containers: listContainers(req) })),
-    StreamContainers: listStream(log, 'StreamContainers', 'containers', listContainers),
+    ListContainers: unary(log, 'ListContainers', (req) => listEncoder.encode(listContainers(req)) as ListContainersResponse),
+    StreamContainers: listStream(log, 'StreamContainers', 'containers', (req) => listContainers(req).map(toContainer)),
 
     ContainerStatus: unary(log, 'ContainerStatus', async (req) => {
       const r = containers.resolve(requireId(req.containerId, 'container_id'));

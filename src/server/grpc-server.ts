@@ -4,6 +4,7 @@ import type { RuntimeServiceHandlers } from '../generated/runtime/v1/RuntimeServ
 import type { ImageServiceHandlers } from '../generated/runtime/v1/ImageService.js';
 import type { Logger } from '../log.js';
 import type { DaemonParts } from '../daemon/parts.js';
+import { acceptEncoded } from './encoded.js';
 import { loadCriProto } from './proto.js';
 import { runtimeInfoHandlers } from './runtime-info.js';
 import { imageServiceHandlers } from './image-service.js';
@@ -30,8 +31,8 @@ export class CriServer {
       ...statsHandlers(log, parts.stats, parts.containers, parts.sandboxes, () => parts.imageFsMountpoint),
     };
     const image: Partial<ImageServiceHandlers> = imageServiceHandlers(log, parts.images);
-    this.server.addService(v1.RuntimeService.service, withUnimplemented(v1.RuntimeService.service, 'runtime.v1.RuntimeService', runtime));
-    this.server.addService(v1.ImageService.service, withUnimplemented(v1.ImageService.service, 'runtime.v1.ImageService', image));
+    this.server.addService(acceptEncoded(v1.RuntimeService.service), withUnimplemented(v1.RuntimeService.service, 'runtime.v1.RuntimeService', runtime));
+    this.server.addService(acceptEncoded(v1.ImageService.service), withUnimplemented(v1.ImageService.service, 'runtime.v1.ImageService', image));
   }
 
   /** Binds the unix socket and restricts it to root and the socket's group (0660). */

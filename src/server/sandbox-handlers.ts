@@ -6,7 +6,10 @@ import { invalidArgument } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
 import type { NamespaceMode, SandboxConfig, SandboxRecord } from '../sandbox/types.js';
+import { ListEncoder } from './encoded.js';
 import { listStream, unary } from './instrument.js';
+import { loadCriProto } from './proto.js';
+import type { ListPodSandboxResponse } from '../generated/runtime/v1/ListPodSandboxResponse.js';
 import type { PodSandboxFilter__Output } from '../generated/runtime/v1/PodSandboxFilter.js';
 
 const PROTOCOLS = { TCP: 'tcp', UDP: 'udp', SCTP: 'sctp' } as const;
@@ -67,7 +70,7 @@ export function toSandboxStatus(r: SandboxRecord): PodSandboxStatus {
 }
 
 function sandboxLister(sandboxes: SandboxService) {
-  return (req: { filter: PodSandboxFilter__Output | null }): PodSandbox[] => {
+  return (req: { filter: PodSandboxFilter__Output | null }): SandboxRecord[] => {
     const f = req.filter;
     const state = f?.state ? (f.state.state === 'SANDBOX_READY' ? 'ready' : 'notready') : undefined;
     const items = sandboxes.list({
@@ -75,7 +78,7 @@ function sandboxLister(sandboxes: SandboxService) {
       ...(state ? { state } : {}),
       ...(f && Object.keys(f.labelSelector).length ? { labels: f.labelSelector } : {}),
     });
-    return items.map(toPodSandbox);
+    return items;
   };
 }
 
@@ -84,6 +87,13 @@ export function sandboxHandlers(
   sandboxes: SandboxService,
 ): Pick<RuntimeServiceHandlers, 'RunPodSandbox' | 'StopPodSandbox' | 'RemovePodSandbox' | 'PodSandboxStatus' | 'ListPodSandbox' | 'UpdatePodSandboxResources' | 'StreamPodSandboxes'> {
   const listSandboxes = sandboxLister(sandboxes);
+  const listEncoder = new ListEncoder<SandboxRecord>(
+    loadCriProto().runtime.v1.RuntimeService.service.ListPodSandbox.responseSerialize,
+    'items',
+    (r) => r.id,
+    stateOf,
+    toPodSandbox,
+  );
   return {
     UpdatePodSandboxResources: unary(log, 'UpdatePodSandboxResources', async (req) => {
       await sandboxes.updateResources(requireId(req.podSandboxId, 'pod_sandbox_id'), { overhead: req.overhead, resources: req.resources });
@@ -124,7 +134,7 @@ export function sandboxHandlers(
       return { status: toSandboxStatus(r), info, containersStatuses: [], timestamp: (BigInt(Date.now()) * 1_000_000n).toString() };
     }),
 
-    ListPodSandbox: unary(log, 'ListPodSandbox', (req) => ({ items: listSandboxes(req) })),
-    StreamPodSandboxes: listStream(log, 'StreamPodSandboxes', 'podSandboxes', listSandboxes),
+    ListPodSandbox: unary(log, 'ListPodSandbox', (req) => listEncoder.encode(listSandboxes(req)) as ListPodSandboxResponse),
+    StreamPodSandboxes: listStream(log, 'StreamPodSandboxes', 'podSandboxes', (req) => listSandboxes(req).map(toPodSandbox)),
   };
 }
