@@ -16,6 +16,7 @@ import { errnoCode } from '../../errors.js';
 import { modeIsDefault, ownerIsDefault, type CreationDefaults } from './creation-defaults.js';
 import { entryError } from './host-error.js';
 import { makeNode } from './special-files.js';
+import { writeSmallFile, type SmallFileMeta } from './small-file.js';
 import { cleanEntryName, forgetSubtree, parentOf, SafeTree } from './safe-path.js';
 import type { TarEntry, TarHeader } from './tar-reader.js';
 import { TaskPool } from './task-pool.js';
@@ -28,6 +29,8 @@ const CREATE_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | 
 const SMALL_FILE = 256 * 1024;
 /** In-flight entries; with SMALL_FILE this bounds buffered content to 4 MiB. */
 const CONCURRENCY = 16;
+/** Streamed (large) files are written in batches of this many bytes. */
+const WRITE_BATCH = 1024 * 1024;
 
 export class LayerWriter {
   private readonly tree: SafeTree;
@@ -140,12 +143,34 @@ export class LayerWriter {
     return this.tree.isDir(rel) || this.written.has(rel);
   }
 
-  private async file(rel: string, h: TarHeader, body: AsyncIterable<Buffer> | Buffer[]): Promise<void> {
+  private async file(rel: string, h: TarHeader, body: AsyncIterable<Buffer> | Buffer | undefined): Promise<void> {
     const ownerOk = ownerIsDefault(this.defaults, h.uid, h.gid, this.maybeSetgid.has(parentOf(rel)));
     const modeOk = modeIsDefault(this.defaults, h.mode);
+    if (body === undefined || Buffer.isBuffer(body)) {
+      const meta: SmallFileMeta = {
+        openMode: modeOk ? h.mode : 0o600,
+        ...(ownerOk ? {} : { chown: { uid: h.uid, gid: h.gid } }),
+        ...(modeOk ? {} : { chmod: h.mode }),
+        mtime: h.mtime,
+      };
+      await this.create(rel, () => writeSmallFile(this.tree.abs(rel), CREATE_FILE, body, meta));
+      return;
+    }
     const fh = (await this.create(rel, () => open(this.tree.abs(rel), CREATE_FILE, modeOk ? h.mode : 0o600)))!;
     try {
-      for await (const chunk of body) await writeAll(fh, chunk);
+      // Chunks gathered into ~1 MiB writev calls: one thread-pool round trip per MiB, no copying.
+      let batch: Buffer[] = [];
+      let batched = 0;
+      for await (const chunk of body) {
+        batch.push(chunk);
+        batched += chunk.length;
+        if (batched >= WRITE_BATCH) {
+          await writeAllv(fh, batch);
+          batch = [];
+          batched = 0;
+        }
+      }
+      if (batched > 0) await writeAllv(fh, batch);
       // chown clears setuid/setgid, so the mode comes after it.
       if (!ownerOk) await fh.chown(h.uid, h.gid);
       if (!modeOk) await fh.chmod(h.mode);
@@ -244,18 +269,20 @@ export class LayerWriter {
   }
 }
 
-async function readAll(body: AsyncIterable<Buffer>): Promise<Buffer[]> {
+async function readAll(body: AsyncIterable<Buffer>): Promise<Buffer | undefined> {
   const views: Buffer[] = [];
   for await (const chunk of body) views.push(chunk);
   // One copy into one buffer: releases the source chunks the views would pin while
   // queued, and lets the file go to disk in a single write.
-  return views.length === 0 ? [] : [views.length === 1 ? Buffer.from(views[0]!) : Buffer.concat(views)];
+  return views.length === 0 ? undefined : views.length === 1 ? Buffer.from(views[0]!) : Buffer.concat(views);
 }
 
-async function writeAll(fh: FileHandle, chunk: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < chunk.length) {
-    const { bytesWritten } = await fh.write(chunk, offset, chunk.length - offset);
-    offset += bytesWritten;
+async function writeAllv(fh: FileHandle, chunks: Buffer[]): Promise<void> {
+  let rest = chunks.filter((c) => c.length > 0);
+  while (rest.length > 0) {
+    let { bytesWritten } = await fh.writev(rest);
+    // A short write: drop what went out, keep the tail of a partly written chunk.
+    while (rest.length > 0 && bytesWritten >= rest[0]!.length) bytesWritten -= rest.shift()!.length;
+    if (bytesWritten > 0) rest[0] = rest[0]!.subarray(bytesWritten);
   }
 }
