@@ -1,6 +1,8 @@
 // The floor: what a pod and a container cost with the tools alone. A named
 // netns (ip netns), the same CNI plugins run by hand, and conmon + runc started
-// on a prepared bundle, with no runtime logic around them.
+// on a prepared bundle, with no runtime logic around them. Containers get an
+// overlay rootfs (mount(8)) on a busybox lower dir and run `runc start` and
+// `runc exec` as the commands themselves.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -8,6 +10,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { launchContainer } from '../../src/runtime/conmon.js';
 import { RuncClient } from '../../src/runtime/runc.js';
+
+function run(file: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${file} ${args.join(' ')}: ${err}`))));
+  });
+}
 
 function runPlugin(type: string, command: 'ADD' | 'DEL', netns: string, id: string, ifname: string, config: object): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -25,6 +36,7 @@ function runPlugin(type: string, command: 'ADD' | 'DEL', netns: string, id: stri
 export class Floor {
   private readonly runc: RuncClient;
   private readonly pods: { name: string; id: string }[] = [];
+  private readonly containers: { id: string; rootfs: string }[] = [];
 
   private constructor(
     readonly dir: string,
@@ -40,6 +52,11 @@ export class Floor {
     await fs.mkdir(path.join(dir, 'pause', 'rootfs'), { recursive: true });
     await fs.copyFile('/usr/bin/catatonit', path.join(dir, 'pause', 'rootfs', 'pause'));
     await fs.chmod(path.join(dir, 'pause', 'rootfs', 'pause'), 0o755);
+    const lower = path.join(dir, 'busybox');
+    for (const d of ['bin', 'proc', 'dev', 'sys', 'etc', 'tmp']) await fs.mkdir(path.join(lower, d), { recursive: true });
+    await fs.copyFile('/bin/busybox', path.join(lower, 'bin', 'busybox'));
+    await fs.chmod(path.join(lower, 'bin', 'busybox'), 0o755);
+    for (const applet of ['sh', 'sleep', 'true']) await fs.symlink('busybox', path.join(lower, 'bin', applet));
     return f;
   }
 
@@ -87,7 +104,33 @@ export class Floor {
     this.pods.push({ name, id });
   }
 
+  /** An overlay rootfs, config.json, conmon + `runc create`, then `runc start`: a running `sleep`. */
+  async startContainer(): Promise<string> {
+    const id = randomBytes(8).toString('hex');
+    const bundle = path.join(this.dir, 'ctrs', id);
+    const rootfs = path.join(bundle, 'rootfs');
+    for (const d of [rootfs, path.join(bundle, 'upper'), path.join(bundle, 'work')]) await fs.mkdir(d, { recursive: true });
+    await run('mount', ['-t', 'overlay', '-o', `lowerdir=${path.join(this.dir, 'busybox')},upperdir=${path.join(bundle, 'upper')},workdir=${path.join(bundle, 'work')}`, 'overlay', rootfs]);
+    this.containers.push({ id, rootfs });
+    const spec = this.spec(rootfs, ['/bin/sleep', '100000'], '', `/skiff-bench-floor/${id}`) as { root: { readonly: boolean }; linux: { namespaces: { type: string }[] } };
+    spec.root.readonly = false;
+    spec.linux.namespaces = spec.linux.namespaces.map((n) => (n.type === 'network' ? { type: 'network' } : n));
+    await fs.writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
+    await launchContainer({ conmonPath: '/usr/bin/conmon', runtimePath: '/usr/sbin/runc', runtimeRoot: path.join(this.dir, 'runc'), id, bundle, logPath: path.join(bundle, 'log'), exitDir: path.join(this.dir, 'exits'), socketDir: path.join(this.dir, 'sock') });
+    await run('/usr/sbin/runc', ['--root', path.join(this.dir, 'runc'), 'start', id]);
+    return id;
+  }
+
+  /** `runc exec <id> /bin/true`, the command alone. */
+  async exec(id: string): Promise<void> {
+    await run('/usr/sbin/runc', ['--root', path.join(this.dir, 'runc'), 'exec', id, '/bin/true']);
+  }
+
   async cleanup(): Promise<void> {
+    for (const c of this.containers) {
+      await this.runc.delete(c.id, { force: true }).catch(() => undefined);
+      spawnSync('umount', [c.rootfs]);
+    }
     for (const p of this.pods) {
       await this.runc.delete(p.id, { force: true }).catch(() => undefined);
       await runPlugin('bridge', 'DEL', `/run/netns/${p.name}`, p.id, 'eth0', this.netConfig('bridge')).catch(() => undefined);

@@ -41,24 +41,44 @@ export function unary<Req, Res>(
   method: string,
   handler: (request: Req, ctx: CallContext) => Promise<Res> | Res,
 ): grpc.handleUnaryCall<Req, Res> {
+  const debug = log.isLevelEnabled('debug');
   return (call, callback) => {
     const started = process.hrtime.bigint();
-    const { signal, dispose } = callSignal(call as AnyCall);
-    const ctx: CallContext = { signal, log: log.child({ rpc: method }) };
-    Promise.resolve()
-      .then(() => handler(call.request, ctx))
+    // Built on first use: list and status handlers answer from memory and never
+    // look at either, and kubelet calls them every second.
+    let callLog: Logger | undefined;
+    let sig: ReturnType<typeof callSignal> | undefined;
+    const ctx: CallContext = {
+      get signal() {
+        sig ??= callSignal(call as AnyCall);
+        return sig.signal;
+      },
+      get log() {
+        callLog ??= log.child({ rpc: method });
+        return callLog;
+      },
+    };
+    const done = (): void => sig?.dispose();
+    let result: Promise<Res> | Res;
+    try {
+      result = handler(call.request, ctx);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    Promise.resolve(result)
       .then(
         (response) => {
-          ctx.log.debug({ ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'ok');
+          if (debug) ctx.log.debug({ ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'ok');
           callback(null, response);
         },
         (err: unknown) => {
-          const status = toServiceError(signal.aborted && !(err instanceof SkiffError) ? signal.reason : err);
+          const aborted = sig?.signal.aborted ?? false;
+          const status = toServiceError(aborted && !(err instanceof SkiffError) ? sig!.signal.reason : err);
           ctx.log.info({ ms: Number(process.hrtime.bigint() - started) / 1e6, code: status.code, err: status.details }, 'failed');
           callback(status as grpc.ServiceError);
         },
       )
-      .finally(dispose);
+      .finally(done);
   };
 }
 
