@@ -272,9 +272,10 @@ export class LayerWriter {
 async function readAll(body: AsyncIterable<Buffer>): Promise<Buffer | undefined> {
   const views: Buffer[] = [];
   for await (const chunk of body) views.push(chunk);
-  // One copy into one buffer: releases the source chunks the views would pin while
-  // queued, and lets the file go to disk in a single write.
-  return views.length === 0 ? undefined : views.length === 1 ? Buffer.from(views[0]!) : Buffer.concat(views);
+  // A file within one source chunk is written from a view of it (zlib never reuses
+  // bytes it has handed out; at most CONCURRENCY chunks stay pinned while queued);
+  // one spanning chunks is joined once, so it goes to disk in a single write.
+  return views.length === 0 ? undefined : views.length === 1 ? views[0]! : Buffer.concat(views);
 }
 
 async function writeAllv(fh: FileHandle, chunks: Buffer[]): Promise<void> {
