@@ -53,6 +53,11 @@ export function spawnChild(file: string, args: readonly string[], opts: SpawnOpt
   }) as unknown as Child;
 }
 
+/** The helper's pid while it runs (for diagnostics and tests). */
+export function spawnerPid(): number | undefined {
+  return Spawner.current()?.pid;
+}
+
 const MODE = { ignore: 0, pipe: 1, inherit: 2 } as const;
 const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
 const SIGNAL_NAMES = new Map(Object.entries(osConstants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
@@ -68,6 +73,14 @@ class Spawner {
   private inbuf: Buffer = Buffer.alloc(0);
   private dead = false;
   private active = 0;
+
+  static current(): Spawner | undefined {
+    return Spawner.instance && !Spawner.instance.dead ? Spawner.instance : undefined;
+  }
+
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
 
   static shared(): Spawner | undefined {
     if (Spawner.instance && !Spawner.instance.dead) return Spawner.instance;

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { spawnChild, spawnerPath, type Child } from '../../src/host/spawn.js';
+import { spawnChild, spawnerPath, spawnerPid, type Child } from '../../src/host/spawn.js';
 import { REPO_ROOT } from '../../src/version.js';
 
 interface Outcome {
@@ -88,6 +88,20 @@ describe('process launcher', () => {
     assert.equal(Number(fields[2]), child.pid, 'process group');
     process.kill(-child.pid!, 'SIGKILL');
     assert.equal((await done).signal, 'SIGKILL');
+  });
+
+  it('survives the helper dying: running children are reported gone, the next spawn starts a new helper', async () => {
+    const child = spawnChild('sleep', ['100'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await new Promise((r) => child.once('spawn', r));
+    const helper = spawnerPid()!;
+    assert.ok(helper > 0);
+    const done = collect(child);
+    process.kill(helper, 'SIGKILL');
+    assert.equal((await done).signal, 'SIGKILL');
+    process.kill(child.pid!, 'SIGKILL'); // it ran on, orphaned: ours to clean up
+    const next = await collect(spawnChild('echo', ['again'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    assert.equal(next.out[1], 'again\n');
+    assert.notEqual(spawnerPid(), helper);
   });
 
   it('does not keep a finished program alive', () => {
