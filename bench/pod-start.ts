@@ -19,6 +19,8 @@ const ONLY = process.env['BENCH_PHASES']?.split(',').filter(Boolean);
 
 interface Cri {
   name: string;
+  /** The pulled image's id on this runtime: kubelet creates containers by image id. */
+  imageId?: string;
   rt<T = Record<string, unknown>>(method: string, req: object): Promise<T>;
   img<T = Record<string, unknown>>(method: string, req: object): Promise<T>;
 }
@@ -45,9 +47,9 @@ const podConfig = (logDir: string): object => {
   };
 };
 let ctrSeq = 0;
-const containerConfig = (image: string): object => ({
+const containerConfig = (image: object): object => ({
   metadata: { name: `app${++ctrSeq}`, attempt: 0 },
-  image: { image },
+  image,
   command: ['sleep', '100000'],
   logPath: 'app.log',
   linux: { securityContext: { namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
@@ -59,7 +61,7 @@ async function runPod(c: Cri, logDir: string): Promise<string> {
 
 async function startContainer(c: Cri, pod: string, image: string, logDir: string): Promise<string> {
   const cfg = podConfig(logDir);
-  const id = (await c.rt<{ containerId: string }>('CreateContainer', { podSandboxId: pod, config: containerConfig(image), sandboxConfig: cfg })).containerId;
+  const id = (await c.rt<{ containerId: string }>('CreateContainer', { podSandboxId: pod, config: containerConfig({ image: c.imageId ?? image, userSpecifiedImage: image }), sandboxConfig: cfg })).containerId;
   await c.rt('StartContainer', { containerId: id });
   return id;
 }
@@ -183,6 +185,7 @@ async function main(): Promise<void> {
   try {
     for (const c of [skiffCri, ctdCri]) {
       await c.img('PullImage', { image: { image } });
+      c.imageId = (await c.img<{ image: { id: string } }>('ImageStatus', { image: { image } })).image.id;
       await c.img('PullImage', { image: { image: 'registry.k8s.io/pause:3.10' } });
     }
     // Warm-up: first pods pay for caches (iptables, bridge creation) on both.
