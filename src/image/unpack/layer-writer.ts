@@ -143,10 +143,10 @@ export class LayerWriter {
     return this.tree.isDir(rel) || this.written.has(rel);
   }
 
-  private async file(rel: string, h: TarHeader, body: AsyncIterable<Buffer> | Buffer | undefined): Promise<void> {
+  private async file(rel: string, h: TarHeader, body: AsyncIterable<Buffer> | Buffer[]): Promise<void> {
     const ownerOk = ownerIsDefault(this.defaults, h.uid, h.gid, this.maybeSetgid.has(parentOf(rel)));
     const modeOk = modeIsDefault(this.defaults, h.mode);
-    if (body === undefined || Buffer.isBuffer(body)) {
+    if (Array.isArray(body)) {
       const meta: SmallFileMeta = {
         openMode: modeOk ? h.mode : 0o600,
         ...(ownerOk ? {} : { chown: { uid: h.uid, gid: h.gid } }),
@@ -269,13 +269,16 @@ export class LayerWriter {
   }
 }
 
-async function readAll(body: AsyncIterable<Buffer>): Promise<Buffer | undefined> {
+/**
+ * The body as views of the source chunks, written later with one writev: no
+ * copy. zlib never reuses bytes it has handed out, and the pool bounds what
+ * stays pinned (CONCURRENCY files of at most SMALL_FILE bytes, plus the partly
+ * used chunks around them).
+ */
+async function readAll(body: AsyncIterable<Buffer>): Promise<Buffer[]> {
   const views: Buffer[] = [];
   for await (const chunk of body) views.push(chunk);
-  // A file within one source chunk is written from a view of it (zlib never reuses
-  // bytes it has handed out; at most CONCURRENCY chunks stay pinned while queued);
-  // one spanning chunks is joined once, so it goes to disk in a single write.
-  return views.length === 0 ? undefined : views.length === 1 ? views[0]! : Buffer.concat(views);
+  return views;
 }
 
 async function writeAllv(fh: FileHandle, chunks: Buffer[]): Promise<void> {

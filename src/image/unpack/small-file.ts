@@ -13,7 +13,7 @@ export interface SmallFileMeta {
   mtime: number;
 }
 
-export function writeSmallFile(abs: string, flags: number, data: Buffer | undefined, meta: SmallFileMeta): Promise<void> {
+export function writeSmallFile(abs: string, flags: number, data: readonly Buffer[], meta: SmallFileMeta): Promise<void> {
   return new Promise((resolve, reject) => {
     fs.open(abs, flags, meta.openMode, (err, fd) => {
       if (err) return reject(err);
@@ -29,11 +29,18 @@ export function writeSmallFile(abs: string, flags: number, data: Buffer | undefi
       const times = (): void => fs.futimes(fd, meta.mtime, meta.mtime, close);
       const mode = (): void => (meta.chmod !== undefined ? fs.fchmod(fd, meta.chmod, (e) => (e ? close(e) : times())) : times());
       const owner = (): void => (meta.chown ? fs.fchown(fd, meta.chown.uid, meta.chown.gid, (e) => (e ? close(e) : mode())) : mode());
-      const write = (offset: number): void => {
-        if (!data || offset >= data.length) return owner();
-        fs.write(fd, data, offset, data.length - offset, null, (e, n) => (e ? close(e) : write(offset + n)));
+      // One writev for all the pieces; a short write continues from where it stopped.
+      const write = (rest: Buffer[]): void => {
+        if (rest.length === 0) return owner();
+        fs.writev(fd, rest, (e, n) => {
+          if (e) return close(e);
+          let left = n;
+          while (rest.length > 0 && left >= rest[0]!.length) left -= rest.shift()!.length;
+          if (left > 0) rest[0] = rest[0]!.subarray(left);
+          write(rest);
+        });
       };
-      write(0);
+      write(data.filter((b) => b.length > 0));
     });
   });
 }
