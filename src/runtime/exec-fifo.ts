@@ -11,7 +11,7 @@ import { lstat, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SkiffError } from '../errors.js';
-import { readProcStat } from './process-tree.js';
+import { readCmdline, readProcStat } from './process-tree.js';
 
 export const EXEC_FIFO = 'exec.fifo';
 
@@ -68,4 +68,20 @@ export async function releaseExecFifo(runtimeRoot: string, id: string, initPid: 
   }
   // As runc start does: without the fifo, runc reports the container running.
   await unlink(fifo);
+  await waitExecDone(initPid, deadline);
+}
+
+/**
+ * The fifo closes inside execve, a moment before the new program's arguments
+ * are in place (its /proc cmdline reads empty in between). Waiting for them
+ * means whoever looks right after a start sees the container's process.
+ */
+async function waitExecDone(pid: number, deadline: number): Promise<void> {
+  for (;;) {
+    const argv = await readCmdline(pid);
+    if (argv === undefined || argv.length > 0) return; // gone, or exec'd
+    const stat = await readProcStat(pid);
+    if (!stat || stat.state === 'Z' || stat.state === 'X' || Date.now() >= deadline) return;
+    await sleep(1);
+  }
 }

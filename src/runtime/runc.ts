@@ -118,6 +118,7 @@ export class RuncClient {
   async start(id: string, initPid?: number): Promise<void> {
     if (initPid !== undefined && initPid > 0 && basename(this.binary) === 'runc' && (await hasExecFifo(this.root, id))) {
       await releaseExecFifo(this.root, id, initPid);
+      this.log?.debug({ id }, 'started through the exec fifo');
       return;
     }
     await this.run(['start', id]);

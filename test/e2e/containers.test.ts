@@ -27,9 +27,31 @@ interface CStatus {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Running: present and not a zombie (an exited process may wait a moment for its reaper here). */
+function processRuns(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
 describe('pods sharing a PID namespace run an infra (pause) container', () => {
   it('starts the pause process, puts containers in its PID namespace, and tears it down', async () => {
     const registry = await TestRegistry.start();
+    // The registry is a child of this process: a failure anywhere below must still stop it.
+    try {
+      await sharedPidNamespace(registry);
+    } finally {
+      await registry.stop();
+    }
+  });
+});
+
+async function sharedPidNamespace(registry: TestRegistry): Promise<void> {
+  {
     await pushImage(registry.url, 'test/pause', '1', pauseImage());
     await pushImage(registry.url, 'test/busybox', '1', busyboxImage());
     const d = await TestDaemon.start({ topToml: `pause_image = "${registry.host}/test/pause:1"` });
@@ -49,7 +71,7 @@ describe('pods sharing a PID namespace run an infra (pause) container', () => {
       const ps = await d.rt<{ stdout: Buffer }>('ExecSync', { containerId: cid, cmd: ['ps', '-o', 'pid,args'], timeout: '10' });
       assert.match(ps.stdout.toString(), /^\s*1 \/pause/m, 'PID 1 of the shared namespace is the pause process');
       await d.rt('StopPodSandbox', { podSandboxId: pod });
-      assert.equal(existsSync(`/proc/${info.pid}`), false, 'pause process gone after stop');
+      assert.equal(processRuns(info.pid), false, 'pause process gone after stop');
       await d.rt('RemovePodSandbox', { podSandboxId: pod });
       assert.deepEqual((await d.rt<{ items: unknown[] }>('ListPodSandbox')).items, []);
     } finally {
@@ -64,16 +86,15 @@ describe('pods sharing a PID namespace run an infra (pause) container', () => {
       await always.waitNetworkReady();
       const pod = (await always.rt<{ podSandboxId: string }>('RunPodSandbox', { config: podConfig({ linux: { securityContext: { namespaceOptions: { pid: 'CONTAINER' } } } }) })).podSandboxId;
       const info = JSON.parse((await always.rt<{ info: Record<string, string> }>('PodSandboxStatus', { podSandboxId: pod, verbose: true })).info['info']!) as { pid: number };
-      assert.ok(info.pid > 0 && existsSync(`/proc/${info.pid}`), 'a pause process even without a shared PID namespace');
+      assert.ok(info.pid > 0 && processRuns(info.pid), 'a pause process even without a shared PID namespace');
       await always.rt('RemovePodSandbox', { podSandboxId: pod });
-      assert.equal(existsSync(`/proc/${info.pid}`), false);
+      assert.equal(processRuns(info.pid), false);
     } finally {
       await always.destroy();
       netw2.cleanup();
-      await registry.stop();
     }
-  });
-});
+  }
+}
 
 describe('containers on runc under conmon', () => {
   let registry: TestRegistry;
@@ -208,6 +229,22 @@ describe('containers on runc under conmon', () => {
     } finally {
       spawnSync('umount', ['-R', t]);
     }
+  });
+
+  it('takes the fast paths: children through the launcher, starts through the exec fifo', async () => {
+    await run({ command: ['true'] });
+    const daemonPid = d.child.pid!;
+    const launchers = (await fs.readdir('/proc')).filter((n) => /^\d+$/.test(n)).filter((n) => {
+      try {
+        const stat = readFileSync(`/proc/${n}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        return ppid === daemonPid && readFileSync(`/proc/${n}/cmdline`, 'utf8').split('\0')[0]!.endsWith('/skiff-spawner');
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
+    assert.equal(launchers.length, 1, 'one skiff-spawner child of the daemon');
+    assert.match(d.output.text, /started through the exec fifo/);
   });
 
   it('reports exit code 3 and Error; 0 and Completed', async () => {
