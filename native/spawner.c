@@ -20,6 +20,7 @@
  *   'D' data: u8 fd, bytes        'E' end of an output: u8 fd
  *   'X' exited: i32 code (-1 if signalled), i32 signal
  * EOF on stdin ends the spawner; its children keep running.
+ * `skiff-spawner --check` prints "skiff-spawner 1" and exits.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,6 +36,7 @@
 #include <unistd.h>
 
 #define MAX_FDS 8
+#define CHECK_REPLY "skiff-spawner 1"
 #define MAX_CHILDREN 1024
 
 struct pending {
@@ -349,7 +351,12 @@ static void reap(void) {
     }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    /* Lets the daemon tell this program from anything else at the configured path. */
+    if (argc > 1 && strcmp(argv[1], "--check") == 0) {
+        puts(CHECK_REPLY);
+        return 0;
+    }
     signal(SIGPIPE, SIG_IGN);
     if (pipe2(sigchld_pipe, O_CLOEXEC | O_NONBLOCK) < 0) die("pipe");
     struct sigaction sa;

@@ -3,9 +3,9 @@
 // as the daemon grows; native/spawner.c is a tiny helper that forks instead and
 // relays the child's pipes. When it is missing (not built) or dies, children
 // are started by Node as before: same interface, slower.
-import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
+import { spawn as nodeSpawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
+import { accessSync, constants as fsConstants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -39,7 +39,14 @@ export function spawnerPath(): string | undefined {
   const env = process.env['SKIFF_SPAWNER'];
   if (env === 'node') return undefined;
   const p = env || path.join(REPO_ROOT, 'dist', 'native', 'skiff-spawner');
-  return existsSync(p) ? p : undefined;
+  try {
+    accessSync(p, fsConstants.X_OK);
+  } catch {
+    return undefined;
+  }
+  // Once per helper start: the file must be our helper, not anything executable.
+  const check = spawnSync(p, ['--check'], { encoding: 'utf8', timeout: 5000 });
+  return check.status === 0 && check.stdout.trim() === CHECK_REPLY ? p : undefined;
 }
 
 export function spawnChild(file: string, args: readonly string[], opts: SpawnOptions): Child {
@@ -59,6 +66,8 @@ export function spawnerPid(): number | undefined {
 }
 
 const MODE = { ignore: 0, pipe: 1, inherit: 2 } as const;
+/** What `skiff-spawner --check` prints (native/spawner.c). */
+const CHECK_REPLY = 'skiff-spawner 1';
 const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
 const SIGNAL_NAMES = new Map(Object.entries(osConstants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
 
@@ -98,7 +107,11 @@ class Spawner {
     this.proc = nodeSpawn(file, [], { stdio: ['pipe', 'pipe', 'inherit'] });
     this.proc.stdout!.on('data', (d: Buffer) => this.onData(d));
     this.proc.stdin!.on('error', () => {}); // its death is handled on 'exit'
-    this.proc.on('error', () => this.onDeath());
+    // It could not be started at all: Node starts the children from now on.
+    this.proc.on('error', () => {
+      Spawner.unavailable = true;
+      this.onDeath();
+    });
     this.proc.on('exit', () => this.onDeath());
     this.setRef(false);
   }

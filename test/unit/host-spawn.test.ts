@@ -104,6 +104,17 @@ describe('process launcher', () => {
     assert.notEqual(spawnerPid(), helper);
   });
 
+  it('falls back to Node when the helper is switched off or cannot run', () => {
+    for (const value of ['node', '/nonexistent/skiff-spawner', '/etc/hostname']) {
+      const script = `import { spawnChild, spawnerPid } from ${JSON.stringify(path.join(REPO_ROOT, 'dist', 'src', 'host', 'spawn.js'))};
+        const c = spawnChild('echo', ['fallback'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = ''; c.stdout.on('data', (d) => (out += d)); c.stderr.resume();
+        c.on('close', (code) => console.log(out.trim(), code, spawnerPid() === undefined));`;
+      const res = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 10_000, encoding: 'utf8', env: { ...process.env, SKIFF_SPAWNER: value } });
+      assert.equal(res.stdout.trim(), 'fallback 0 true', `SKIFF_SPAWNER=${value}: ${res.stderr}`);
+    }
+  });
+
   it('does not keep a finished program alive', () => {
     const script = `import { spawnChild } from ${JSON.stringify(path.join(REPO_ROOT, 'dist', 'src', 'host', 'spawn.js'))};
       const c = spawnChild('true', [], { stdio: ['ignore', 'pipe', 'pipe'] });
