@@ -8,17 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runChecked } from '../../src/host/run.js';
 import { launchContainer } from '../../src/runtime/conmon.js';
 import { RuncClient } from '../../src/runtime/runc.js';
-
-function run(file: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${file} ${args.join(' ')}: ${err}`))));
-  });
-}
 
 function runPlugin(type: string, command: 'ADD' | 'DEL', netns: string, id: string, ifname: string, config: object): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -110,20 +102,20 @@ export class Floor {
     const bundle = path.join(this.dir, 'ctrs', id);
     const rootfs = path.join(bundle, 'rootfs');
     for (const d of [rootfs, path.join(bundle, 'upper'), path.join(bundle, 'work')]) await fs.mkdir(d, { recursive: true });
-    await run('mount', ['-t', 'overlay', '-o', `lowerdir=${path.join(this.dir, 'busybox')},upperdir=${path.join(bundle, 'upper')},workdir=${path.join(bundle, 'work')}`, 'overlay', rootfs]);
+    await runChecked('mount', ['-t', 'overlay', '-o', `lowerdir=${path.join(this.dir, 'busybox')},upperdir=${path.join(bundle, 'upper')},workdir=${path.join(bundle, 'work')}`, 'overlay', rootfs]);
     this.containers.push({ id, rootfs });
     const spec = this.spec(rootfs, ['/bin/sleep', '100000'], '', `/skiff-bench-floor/${id}`) as { root: { readonly: boolean }; linux: { namespaces: { type: string }[] } };
     spec.root.readonly = false;
     spec.linux.namespaces = spec.linux.namespaces.map((n) => (n.type === 'network' ? { type: 'network' } : n));
     await fs.writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
     await launchContainer({ conmonPath: '/usr/bin/conmon', runtimePath: '/usr/sbin/runc', runtimeRoot: path.join(this.dir, 'runc'), id, bundle, logPath: path.join(bundle, 'log'), exitDir: path.join(this.dir, 'exits'), socketDir: path.join(this.dir, 'sock') });
-    await run('/usr/sbin/runc', ['--root', path.join(this.dir, 'runc'), 'start', id]);
+    await runChecked('/usr/sbin/runc', ['--root', path.join(this.dir, 'runc'), 'start', id]);
     return id;
   }
 
   /** `runc exec <id> /bin/true`, the command alone. */
   async exec(id: string): Promise<void> {
-    await run('/usr/sbin/runc', ['--root', path.join(this.dir, 'runc'), 'exec', id, '/bin/true']);
+    await runChecked('/usr/sbin/runc', ['--root', path.join(this.dir, 'runc'), 'exec', id, '/bin/true']);
   }
 
   async cleanup(): Promise<void> {

@@ -9,6 +9,7 @@ import { busyboxImage, pauseImage, pushImage } from './harness/images.js';
 import { ping, TestNetwork } from './harness/network.js';
 import { TestRegistry } from './harness/registry.js';
 import { podConfig } from './sandboxes.test.js';
+import { isAlive, listProcesses, readCmdline } from '../../src/runtime/process-tree.js';
 
 interface CStatus {
   id: string;
@@ -26,17 +27,6 @@ interface CStatus {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Running: present and not a zombie (an exited process may wait a moment for its reaper here). */
-function processRuns(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
 
 describe('pods sharing a PID namespace run an infra (pause) container', () => {
   it('starts the pause process, puts containers in its PID namespace, and tears it down', async () => {
@@ -71,7 +61,7 @@ async function sharedPidNamespace(registry: TestRegistry): Promise<void> {
       const ps = await d.rt<{ stdout: Buffer }>('ExecSync', { containerId: cid, cmd: ['ps', '-o', 'pid,args'], timeout: '10' });
       assert.match(ps.stdout.toString(), /^\s*1 \/pause/m, 'PID 1 of the shared namespace is the pause process');
       await d.rt('StopPodSandbox', { podSandboxId: pod });
-      assert.equal(processRuns(info.pid), false, 'pause process gone after stop');
+      assert.equal(await isAlive(info.pid), false, 'pause process gone after stop'); // a zombie awaiting its reaper counts as gone
       await d.rt('RemovePodSandbox', { podSandboxId: pod });
       assert.deepEqual((await d.rt<{ items: unknown[] }>('ListPodSandbox')).items, []);
     } finally {
@@ -86,9 +76,9 @@ async function sharedPidNamespace(registry: TestRegistry): Promise<void> {
       await always.waitNetworkReady();
       const pod = (await always.rt<{ podSandboxId: string }>('RunPodSandbox', { config: podConfig({ linux: { securityContext: { namespaceOptions: { pid: 'CONTAINER' } } } }) })).podSandboxId;
       const info = JSON.parse((await always.rt<{ info: Record<string, string> }>('PodSandboxStatus', { podSandboxId: pod, verbose: true })).info['info']!) as { pid: number };
-      assert.ok(info.pid > 0 && processRuns(info.pid), 'a pause process even without a shared PID namespace');
+      assert.ok(info.pid > 0 && (await isAlive(info.pid)), 'a pause process even without a shared PID namespace');
       await always.rt('RemovePodSandbox', { podSandboxId: pod });
-      assert.equal(processRuns(info.pid), false);
+      assert.equal(await isAlive(info.pid), false);
     } finally {
       await always.destroy();
       netw2.cleanup();
@@ -233,16 +223,9 @@ describe('containers on runc under conmon', () => {
 
   it('takes the fast paths: children through the launcher, starts through the exec fifo', async () => {
     await run({ command: ['true'] });
-    const daemonPid = d.child.pid!;
-    const launchers = (await fs.readdir('/proc')).filter((n) => /^\d+$/.test(n)).filter((n) => {
-      try {
-        const stat = readFileSync(`/proc/${n}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        return ppid === daemonPid && readFileSync(`/proc/${n}/cmdline`, 'utf8').split('\0')[0]!.endsWith('/skiff-spawner');
-      } catch {
-        return false; // gone meanwhile
-      }
-    });
+    const children = (await listProcesses()).filter((p) => p.ppid === d.child.pid);
+    const launchers = [];
+    for (const p of children) if ((await readCmdline(p.pid))?.[0]?.endsWith('/skiff-spawner')) launchers.push(p.pid);
     assert.equal(launchers.length, 1, 'one skiff-spawner child of the daemon');
     assert.match(d.output.text, /started through the exec fifo/);
   });
