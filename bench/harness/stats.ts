@@ -17,7 +17,7 @@ export async function timed(fn: () => Promise<unknown>): Promise<number> {
 
 /** A markdown table row: name, figure, baselines and ratios. */
 export function row(name: string, skiff: number, floor: number | undefined, peer: number): string {
-  const f = (n: number): string => (n < 10 ? `${n.toFixed(1)} ms` : `${n.toFixed(0)} ms`);
+  const f = (n: number): string => `${n.toFixed(n < 1 ? 2 : n < 10 ? 1 : 0)} ms`;
   const fl = floor === undefined ? '—' : f(floor);
   const ratio = floor === undefined ? '—' : `${(skiff / floor).toFixed(2)}×`;
   return `| ${name} | ${f(skiff)} | ${fl} | ${f(peer)} | ${ratio} | ${(skiff / peer).toFixed(2)}× |`;

@@ -8,6 +8,9 @@ export function baseContainerConfig(name: string, image: string): ContainerConfi
   return {
     metadata: { name, attempt: 0 },
     image,
+    userSpecifiedImage: '',
+    imageAnnotations: {},
+    imageRuntimeHandler: '',
     command: [],
     args: [],
     workingDir: '',

@@ -185,7 +185,7 @@ export class ContainerService {
       config,
       fingerprint,
       state: 'creating',
-      image: config.image,
+      image: image.repoTags[0] ?? config.image,
       imageId: image.id,
       imageRef: image.repoDigests[0] ?? image.id,
       runtimeHandler,

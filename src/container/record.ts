@@ -12,7 +12,11 @@ export interface ContainerRecord {
   /** Fingerprint of the create request, to tell a retry from a conflict. */
   fingerprint: string;
   state: ContainerState;
-  /** Image as the user named it, its id, and the repo digest it came from. */
+  /**
+   * What ContainerStatus names the image by: its first tag when the container
+   * was created (kubelet creates by id), else the reference as sent. Then its
+   * id, and the repo digest it came from.
+   */
   image: string;
   imageId: string;
   imageRef: string;

@@ -96,8 +96,13 @@ export interface ContainerMetadata {
 
 export interface ContainerConfig {
   metadata: ContainerMetadata;
-  /** The image reference as the user gave it. */
+  /** The image as kubelet sent it (CRI ImageSpec.image: usually the image id). */
   image: string;
+  /** The image as the pod spec named it (ImageSpec.user_specified_image); reported back as given. */
+  userSpecifiedImage: string;
+  /** ImageSpec annotations and runtime handler, reported back as given. */
+  imageAnnotations: Record<string, string>;
+  imageRuntimeHandler: string;
   command: string[];
   args: string[];
   workingDir: string;

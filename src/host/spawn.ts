@@ -82,6 +82,7 @@ class Spawner {
   private inbuf: Buffer = Buffer.alloc(0);
   private dead = false;
   private active = 0;
+  private corked = false;
 
   static current(): Spawner | undefined {
     return Spawner.instance && !Spawner.instance.dead ? Spawner.instance : undefined;
@@ -153,7 +154,17 @@ class Spawner {
     head.writeUInt32LE(5 + payload.length, 0);
     head.write(type, 4, 'latin1');
     head.writeUInt32LE(id, 5);
-    this.proc.stdin!.write(Buffer.concat([head, payload]));
+    // Frames sent in one tick (spawn, its input, its close) leave in one write.
+    const stdin = this.proc.stdin!;
+    if (!this.corked) {
+      this.corked = true;
+      stdin.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        stdin.uncork();
+      });
+    }
+    stdin.write(Buffer.concat([head, payload]));
   }
 
   /** Keeps the daemon's loop alive only while some child is running (so tests and tools can exit). */

@@ -77,6 +77,9 @@ export function toContainerConfig(c: ContainerConfig__Output | null): ContainerC
   return {
     metadata: { name: c.metadata.name, attempt: c.metadata.attempt },
     image: c.image?.image ?? '',
+    userSpecifiedImage: c.image?.userSpecifiedImage ?? '',
+    imageAnnotations: { ...c.image?.annotations },
+    imageRuntimeHandler: c.image?.runtimeHandler ?? '',
     command: [...c.command],
     args: [...c.args],
     workingDir: c.workingDir,

@@ -1,6 +1,7 @@
 import type { RuntimeServiceHandlers } from '../generated/runtime/v1/RuntimeService.js';
 import type { ContainerStatus } from '../generated/runtime/v1/ContainerStatus.js';
 import type { Container } from '../generated/runtime/v1/Container.js';
+import type { ImageSpec } from '../generated/runtime/v1/ImageSpec.js';
 import type { ContainerEventResponse } from '../generated/runtime/v1/ContainerEventResponse.js';
 import type { ContainerService } from '../container/container-service.js';
 import type { ContainerRecord, ContainerState } from '../container/record.js';
@@ -41,13 +42,26 @@ function requireId(id: string | undefined, field: string): string {
   return id;
 }
 
+/** The container's ImageSpec as kubelet sent it, optionally renamed. */
+function imageSpec(r: ContainerRecord, image = r.config.image): ImageSpec {
+  const c = r.config;
+  // Records written before these fields existed lack them.
+  return { image, annotations: c.imageAnnotations ?? {}, userSpecifiedImage: c.userSpecifiedImage ?? '', runtimeHandler: c.imageRuntimeHandler ?? '' };
+}
+
+/**
+ * A list item. image_ref is the image id here, as the CRI asks of a list and
+ * as kubelet's image garbage collector compares it with ListImages ids (when
+ * image_id is empty, i.e. older runtimes); image_id says the same for newer
+ * kubelets. ContainerStatus gives the repo digest as image_ref instead.
+ */
 function toContainer(r: ContainerRecord): Container {
   return {
     id: r.id,
     podSandboxId: r.sandboxId,
     metadata: r.config.metadata,
-    image: { image: r.imageId, annotations: {}, userSpecifiedImage: r.image },
-    imageRef: r.imageRef,
+    image: imageSpec(r),
+    imageRef: r.imageId,
     imageId: r.imageId,
     state: STATES[r.state],
     createdAt: r.createdAt,
@@ -65,7 +79,7 @@ export function toContainerStatus(r: ContainerRecord): ContainerStatus {
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
     exitCode: r.exitCode,
-    image: { image: r.image, annotations: {}, userSpecifiedImage: r.image },
+    image: imageSpec(r, r.image),
     imageRef: r.imageRef,
     imageId: r.imageId,
     reason: r.reason,

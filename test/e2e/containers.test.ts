@@ -230,6 +230,24 @@ describe('containers on runc under conmon', () => {
     assert.match(d.output.text, /started through the exec fifo/);
   });
 
+  it('reports the image as kubelet expects: by id in lists, by tag and repo digest in status', async () => {
+    const img = (await d.img<{ image: { id: string; repoTags: string[]; repoDigests: string[] } }>('ImageStatus', { image: { image } })).image;
+    // kubelet creates by image id and names the pod spec's image in user_specified_image.
+    const id = await create({ image: { image: img.id, userSpecifiedImage: image, annotations: { 'example.com/a': 'b' } }, command: ['sleep', '30'] });
+    const item = (await d.rt<{ containers: { id: string; image: Record<string, unknown>; imageRef: string; imageId: string }[] }>('ListContainers', { filter: { id } })).containers[0]!;
+    assert.deepEqual(item.image, { image: img.id, userSpecifiedImage: image, annotations: { 'example.com/a': 'b' }, runtimeHandler: '', imageRef: '' });
+    assert.equal(item.imageRef, img.id, 'a list item refers to the image by the id ListImages gives');
+    assert.equal(item.imageId, img.id);
+    const st = (await status(id, true)) as unknown as { status: { image: Record<string, unknown>; imageRef: string; imageId: string }; info: Record<string, string> };
+    assert.deepEqual(st.status.image, { image: image, userSpecifiedImage: image, annotations: { 'example.com/a': 'b' }, runtimeHandler: '', imageRef: '' });
+    assert.equal(st.status.imageRef, img.repoDigests[0]);
+    assert.match(st.status.imageRef, /@sha256:[0-9a-f]{64}$/);
+    assert.equal(st.status.imageId, img.id);
+    const spec = (JSON.parse(st.info['info']!) as { runtimeSpec: { annotations: Record<string, string> } }).runtimeSpec;
+    assert.equal(spec.annotations['io.kubernetes.cri.image-name'], image);
+    await d.rt('RemoveContainer', { containerId: id });
+  });
+
   it('reports exit code 3 and Error; 0 and Completed', async () => {
     const bad = await run({ command: ['sh', '-c', 'exit 3'] });
     assert.equal(bad.status.exitCode, 3);

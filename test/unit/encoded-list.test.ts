@@ -37,10 +37,14 @@ describe('ListEncoder', () => {
     assert.deepEqual(decoded.containers.map((c) => [c.id, c.state, c.labels]), [['a', 'CONTAINER_RUNNING', { app: 'x' }], ['b', 'CONTAINER_RUNNING', {}]]);
     assert.equal(built, 2);
 
-    enc.encode(recs);
+    const second = service.ListContainers.responseSerialize(enc.encode(recs) as never);
     assert.equal(built, 2, 'unchanged items come from the cache');
+    assert.equal(second, bytes, 'an unchanged list is the same answer, not a new concatenation');
+    assert.equal(service.ListContainers.responseSerialize(enc.encode([recs[0]!]) as never).length < bytes.length, true, 'a filtered list is its own answer');
     recs[1]!.state = 'exited';
-    const again = method.responseDeserialize(service.ListContainers.responseSerialize(enc.encode(recs) as never)) as { containers: { state: string }[] };
+    const third = service.ListContainers.responseSerialize(enc.encode(recs) as never);
+    assert.notEqual(third, bytes);
+    const again = method.responseDeserialize(third) as { containers: { state: string }[] };
     assert.deepEqual(again.containers.map((c) => c.state), ['CONTAINER_RUNNING', 'CONTAINER_EXITED']);
     assert.equal(built, 3, 'only the changed item is encoded again');
   });

@@ -34,7 +34,8 @@ export function specAnnotations(config: ContainerConfig, sandbox: SandboxRecord)
     [CRI_ANNOTATIONS.sandboxNamespace]: m.namespace,
     [CRI_ANNOTATIONS.sandboxUid]: m.uid,
     [CRI_ANNOTATIONS.containerName]: config.metadata.name,
-    [CRI_ANNOTATIONS.imageName]: config.image,
+    // The pod spec's name for the image when kubelet sent it, else the reference used.
+    [CRI_ANNOTATIONS.imageName]: config.userSpecifiedImage || config.image,
   };
   const seccomp = config.linux.securityContext.seccomp;
   if (seccomp && seccomp.type !== 'Unconfined' && !config.linux.securityContext.privileged) out[SECCOMP_NOT_APPLIED] = profileText(seccomp);
