@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadCriProto } from '../../src/server/proto.js';
+import { unaryCall } from '../../test/e2e/harness/unary-call.js';
 
 export class Containerd {
   readonly runtime: grpc.Client;
@@ -82,10 +83,7 @@ export class Containerd {
   }
 
   call<Res>(client: grpc.Client, method: string, request: object, timeoutMs = 600000): Promise<Res> {
-    const fn = (client as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!;
-    return new Promise((resolve, reject) => {
-      fn.call(client, request, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: Res) => (err ? reject(err) : resolve(res)));
-    });
+    return unaryCall<Res>(client, method, request, timeoutMs);
   }
 
   async stop(): Promise<void> {

@@ -12,6 +12,7 @@
 // of this client that kubelet does not have, reported beside for reference.
 import * as grpc from '@grpc/grpc-js';
 import { loadCriProto } from '../../src/server/proto.js';
+import { unaryCall } from '../../test/e2e/harness/unary-call.js';
 import { timed } from './stats.js';
 
 type List = () => Promise<unknown>;
@@ -21,12 +22,7 @@ const KUBELET_LIKE_WINDOW = 16 << 20;
 function lister(socket: string, window?: number): { list: List; close: () => void } {
   const options = window ? { 'grpc-node.flow_control_window': window } : {};
   const client = new (loadCriProto().runtime.v1.RuntimeService)(`unix://${socket}`, grpc.credentials.createInsecure(), options);
-  const fn = (client as unknown as Record<string, (...a: unknown[]) => void>)['ListContainers']!;
-  const list: List = () =>
-    new Promise((resolve, reject) => {
-      fn.call(client, {}, { deadline: Date.now() + 60000 }, (err: grpc.ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res)));
-    });
-  return { list, close: () => client.close() };
+  return { list: () => unaryCall(client, 'ListContainers', {}, 60000), close: () => client.close() };
 }
 
 /**

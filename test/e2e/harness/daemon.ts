@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadCriProto } from '../../../src/server/proto.js';
+import { unaryCall } from './unary-call.js';
 import { REPO_ROOT } from '../../../src/version.js';
 import type { RuntimeServiceClient } from '../../../src/generated/runtime/v1/RuntimeService.js';
 import type { ImageServiceClient } from '../../../src/generated/runtime/v1/ImageService.js';
@@ -108,11 +109,7 @@ export class TestDaemon {
 
   /** Calls a unary RPC and resolves with its response (rejects with the ServiceError). */
   call<Res>(client: grpc.Client, method: string, request: object, timeoutMs = 30000): Promise<Res> {
-    const fn = (client as unknown as Record<string, (...a: unknown[]) => unknown>)[method];
-    if (typeof fn !== 'function') throw new Error(`no method ${method}`);
-    return new Promise((resolve, reject) => {
-      fn.call(client, request, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: Res) => (err ? reject(err) : resolve(res)));
-    });
+    return unaryCall<Res>(client, method, request, timeoutMs);
   }
 
   rt<Res = Record<string, unknown>>(method: string, request: object = {}, timeoutMs?: number): Promise<Res> {
