@@ -27,6 +27,8 @@ export async function hasExecFifo(runtimeRoot: string, id: string): Promise<bool
  */
 export async function releaseExecFifo(runtimeRoot: string, id: string, initPid: number, timeoutMs = 10_000): Promise<void> {
   const fifo = join(runtimeRoot, id, EXEC_FIFO);
+  // The init's own arguments, while it is parked (it cannot exec before we open).
+  const parked = (await readCmdline(initPid))?.join('\0');
   // Non-blocking: a blocking open would pin a libuv thread if the init were gone.
   const handle = await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
   const buf = Buffer.alloc(16);
@@ -68,18 +70,20 @@ export async function releaseExecFifo(runtimeRoot: string, id: string, initPid: 
   }
   // As runc start does: without the fifo, runc reports the container running.
   await unlink(fifo);
-  await waitExecDone(initPid, deadline);
+  await waitExecDone(initPid, deadline, parked);
 }
 
 /**
  * The fifo closes inside execve, a moment before the new program's arguments
- * are in place (its /proc cmdline reads empty in between). Waiting for them
- * means whoever looks right after a start sees the container's process.
+ * are in place: /proc cmdline reads empty in between, and rarely still the
+ * init's own. Waiting for other arguments means whoever looks right after a
+ * start sees the container's process.
  */
-async function waitExecDone(pid: number, deadline: number): Promise<void> {
+async function waitExecDone(pid: number, deadline: number, parked: string | undefined): Promise<void> {
   for (;;) {
     const argv = await readCmdline(pid);
-    if (argv === undefined || argv.length > 0) return; // gone, or exec'd
+    if (argv === undefined) return; // gone
+    if (argv.length > 0 && argv.join('\0') !== parked) return; // exec'd
     const stat = await readProcStat(pid);
     if (!stat || stat.state === 'Z' || stat.state === 'X' || Date.now() >= deadline) return;
     await sleep(1);
