@@ -6,9 +6,9 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TestDaemon } from '../test/e2e/harness/daemon.js';
-import { busyboxImage, pauseImage, pushImage } from '../test/e2e/harness/images.js';
-import { TestRegistry } from '../test/e2e/harness/registry.js';
+import { TestDaemon } from '../test/support/daemon.js';
+import { busyboxImage, pauseImage, pushImage } from '../test/support/images.js';
+import { TestRegistry } from '../test/support/registry.js';
 import { Containerd } from './harness/containerd.js';
 import { Floor } from './harness/floor.js';
 import { runChecked } from '../src/host/run.js';

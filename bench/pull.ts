@@ -6,10 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TestDaemon } from '../test/e2e/harness/daemon.js';
-import { buildImage, layer, pushImage, type BuiltImage } from '../test/e2e/harness/images.js';
-import { TestRegistry } from '../test/e2e/harness/registry.js';
-import type { TarEntry } from '../test/helpers/tar-writer.js';
+import { TestDaemon } from '../test/support/daemon.js';
+import { buildImage, layer, pushImage, type BuiltImage } from '../test/support/images.js';
+import { TestRegistry } from '../test/support/registry.js';
+import type { TarEntry } from '../test/support/tar-writer.js';
 import { Containerd } from './harness/containerd.js';
 import { median, row, TABLE_HEADER, timed } from './harness/stats.js';
 

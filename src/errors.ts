@@ -22,11 +22,13 @@ export class SkiffError extends Error {
   }
 }
 
-export const invalidArgument = (m: string): SkiffError => new SkiffError('InvalidArgument', m);
-export const notFound = (m: string): SkiffError => new SkiffError('NotFound', m);
-export const alreadyExists = (m: string): SkiffError => new SkiffError('AlreadyExists', m);
-export const failedPrecondition = (m: string): SkiffError => new SkiffError('FailedPrecondition', m);
-export const unimplemented = (m: string): SkiffError => new SkiffError('Unimplemented', m);
+type Cause = { cause?: unknown };
+export const invalidArgument = (m: string, o?: Cause): SkiffError => new SkiffError('InvalidArgument', m, o);
+export const notFound = (m: string, o?: Cause): SkiffError => new SkiffError('NotFound', m, o);
+export const alreadyExists = (m: string, o?: Cause): SkiffError => new SkiffError('AlreadyExists', m, o);
+export const failedPrecondition = (m: string, o?: Cause): SkiffError => new SkiffError('FailedPrecondition', m, o);
+export const unimplemented = (m: string, o?: Cause): SkiffError => new SkiffError('Unimplemented', m, o);
+export const internal = (m: string, o?: Cause): SkiffError => new SkiffError('Internal', m, o);
 
 /** Node system errors carry a string `code` (ENOENT, EEXIST…). */
 export function errnoCode(err: unknown): string | undefined {

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadCriProto } from '../../src/server/proto.js';
-import { unaryCall } from '../../test/e2e/harness/unary-call.js';
+import { unaryCall } from '../../test/support/unary-call.js';
 
 export class Containerd {
   readonly runtime: grpc.Client;

@@ -12,7 +12,7 @@
 // of this client that kubelet does not have, reported beside for reference.
 import * as grpc from '@grpc/grpc-js';
 import { loadCriProto } from '../../src/server/proto.js';
-import { unaryCall } from '../../test/e2e/harness/unary-call.js';
+import { unaryCall } from '../../test/support/unary-call.js';
 import { timed } from './stats.js';
 
 type List = () => Promise<unknown>;

@@ -7,6 +7,7 @@ import { UsageCache } from '../stats/dir-usage.js';
 import type { ContainerService } from './container-service.js';
 import type { ContainerRecord } from './record.js';
 import { podSideCounters, type InterfaceCounters } from '../network/host-veth.js';
+import { nowNsBig } from '../time.js';
 
 export interface ContainerUsage {
   record: ContainerRecord;
@@ -42,7 +43,7 @@ export class ContainerStats {
   ) {}
 
   async container(record: ContainerRecord): Promise<ContainerUsage> {
-    const cgroup = record.state === 'running' ? await readCgroupStats(record.cgroupsPath).catch(() => undefined) : undefined;
+    const cgroup = record.status.state === 'running' ? await readCgroupStats(record.cgroupsPath).catch(() => undefined) : undefined;
     const nanoCores = cgroup ? this.rates.sample(record.id, cgroup.cpu.usageCoreNanoSeconds, cgroup.timestampNs) : undefined;
     const active = this.snapshots.getActive(record.id);
     let writable: ContainerUsage['writable'];
@@ -51,13 +52,13 @@ export class ContainerStats {
         this.log.debug({ err: (err as Error).message }, 'writable layer usage');
         return undefined;
       });
-      if (usage) writable = { ...usage, timestampNs: BigInt(Date.now()) * 1_000_000n };
+      if (usage) writable = { ...usage, timestampNs: nowNsBig() };
     }
     return { record, cgroup, nanoCores, writable };
   }
 
   async containersOf(filter: Parameters<ContainerService['list']>[0]): Promise<ContainerUsage[]> {
-    const records = this.containers.list(filter).filter((r) => r.state === 'running');
+    const records = this.containers.list(filter).filter((r) => r.status.state === 'running');
     return Promise.all(records.map((r) => this.container(r)));
   }
 
@@ -66,8 +67,8 @@ export class ContainerStats {
     const containers = (await this.containersOf({ sandboxId })).filter((c) => c.record.sandboxId === sandboxId);
     const sum = (f: (s: CgroupStats) => number): number => containers.reduce((n, c) => n + (c.cgroup ? f(c.cgroup) : 0), 0);
     const cpuNs = containers.reduce((n, c) => n + (c.cgroup?.cpu.usageCoreNanoSeconds ?? 0n), 0n);
-    const timestampNs = BigInt(Date.now()) * 1_000_000n;
-    const veth = this.sandboxes.get(sandboxId)?.hostVeth;
+    const timestampNs = nowNsBig();
+    const veth = this.sandboxes.get(sandboxId)?.status.hostVeth;
     return {
       sandboxId,
       timestampNs,

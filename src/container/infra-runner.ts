@@ -1,18 +1,14 @@
-import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { SkiffError } from '../errors.js';
-import { isMountPoint, mountOverlay, unmount } from '../host/mount.js';
-import type { ImageService } from '../image/image-service.js';
+import type { HostFeatures } from '../host/features.js';
+import type { ImageRecord } from '../image/image-store.js';
 import type { Logger } from '../log.js';
-import { launchContainer } from '../runtime/conmon.js';
-import { removeCgroup } from '../runtime/cgroups.js';
-import type { InfraRunner } from '../sandbox/sandbox-service.js';
+import type { ContainerMonitor, RuntimeProvider } from '../runtime/oci-runtime.js';
+import type { InfraRunner } from '../sandbox/infra.js';
 import type { InfraProcess, SandboxRecord } from '../sandbox/types.js';
-import type { OverlaySnapshotter } from '../snapshot/overlay-snapshotter.js';
-import { writeJsonAtomic } from '../store/atomic-file.js';
-import type { ContainerService } from './container-service.js';
-import { buildSpec } from './spec/build-spec.js';
 import { baseContainerConfig } from './base-config.js';
+import { type BundleRef, type Bundles, cgroupsPathOf, rootfsOf } from './bundle.js';
+import { buildSpec } from './oci-spec/build-spec.js';
 import type { ContainerConfig } from './types.js';
 
 /** The infra container's config: the pause image as it is, no mounts, no limits. */
@@ -21,105 +17,107 @@ function infraConfig(image: string): ContainerConfig {
   return {
     ...base,
     linux: {
-      // Kubelet's sandbox values: smallest CPU share, the sandbox OOM score (clamped on this host).
+      // Kubelet's sandbox values: smallest CPU share, the sandbox OOM score (clamped to what the host allows).
       resources: { ...base.linux.resources, cpuShares: 2, oomScoreAdj: -998 },
       securityContext: { ...base.linux.securityContext, readonlyRootfs: true, noNewPrivs: true },
     },
   };
 }
 
+/** The pause image, pulled on first use. */
+export interface PauseImageSource {
+  find(ref: string): ImageRecord | undefined;
+  pull(ref: string, auth: undefined, signal: AbortSignal): Promise<ImageRecord>;
+}
+
 /**
  * The pause process of pods that need one (a shared PID namespace, or every
- * pod when configured so): the configured pause image run by conmon + runc,
- * joining the pod's pinned network, UTS and IPC namespaces with a PID
+ * pod when configured so): the configured pause image run by the monitor and
+ * runtime, joining the pod's pinned network, UTS and IPC namespaces with a PID
  * namespace of its own that the pod's containers then join.
  */
 export class InfraContainers implements InfraRunner {
   constructor(
     private readonly o: {
       stateDir: string;
-      conmonPath: string;
       pauseImage: string;
-      images: ImageService;
-      snapshots: OverlaySnapshotter;
-      containers: ContainerService;
+      images: PauseImageSource;
+      bundles: Bundles;
+      runtimes: RuntimeProvider;
+      monitor: ContainerMonitor;
+      host: HostFeatures;
+      exitDir: string;
+      socketDir: string;
       log: Logger;
     },
   ) {}
 
-  private bundle(id: string): string {
-    return path.join(this.o.stateDir, 'infra', id);
+  private bundle(record: SandboxRecord): BundleRef {
+    const id = record.status.infra?.containerId ?? record.id;
+    return { id, dir: path.join(this.o.stateDir, 'infra', id), snapshotKey: `infra-${id}`, cgroupsPath: cgroupsPathOf(record.cgroupParent, id) };
   }
 
   async start(record: SandboxRecord, signal: AbortSignal): Promise<InfraProcess> {
     const image = this.o.images.find(this.o.pauseImage) ?? (await this.o.images.pull(this.o.pauseImage, undefined, signal));
-    const top = image.layers[image.layers.length - 1];
+    const top = image.layers.at(-1);
     if (!top) throw new SkiffError('FailedPrecondition', `pause image ${this.o.pauseImage} has no layers`);
-    const id = record.id;
-    const bundle = this.bundle(id);
-    const rootfs = path.join(bundle, 'rootfs');
-    await fs.mkdir(rootfs, { recursive: true });
-    const { options } = await this.o.snapshots.prepareActive(`infra-${id}`, top.chainId);
-    await mountOverlay(rootfs, options);
+    const ref = this.bundle(record);
+    await this.o.bundles.mountRootfs(ref, top.chainId);
     const spec = buildSpec({
-      id,
-      rootfs,
+      id: ref.id,
+      rootfs: rootfsOf(ref.dir),
       config: infraConfig(this.o.pauseImage),
       image: image.config,
       sandbox: record,
       user: { uid: 0, gid: 0, additionalGids: [] },
-      minOomScoreAdj: Number((await fs.readFile('/proc/self/oom_score_adj', 'utf8')).trim()) || 0,
-      boundingCaps: [],
-      cgroupV2: existsSync('/sys/fs/cgroup/cgroup.controllers'),
+      // The pause process needs no capabilities.
+      host: { ...this.o.host, boundingCaps: [] },
+      cgroupsPath: ref.cgroupsPath,
     });
-    await writeJsonAtomic(path.join(bundle, 'config.json'), spec);
-    const runtimeRoot = path.join(this.o.stateDir, 'runtime', record.runtimeHandler);
-    const runc = this.o.containers.runc(record.runtimeHandler);
-    const launched = await launchContainer({
-      conmonPath: this.o.conmonPath,
-      id,
+    await this.o.bundles.writeSpec(ref, spec);
+    const runtime = this.o.runtimes.get(record.runtimeHandler);
+    const launched = await this.o.monitor.launch({
+      id: ref.id,
       name: `infra-${record.name}`,
-      bundle,
-      runtimePath: runc.binary,
-      runtimeRoot,
-      logPath: path.join(bundle, 'infra.log'),
-      exitDir: path.join(this.o.stateDir, 'exits'),
-      socketDir: path.join(this.o.stateDir, 'sockets'),
+      bundle: ref.dir,
+      runtimePath: runtime.binary,
+      runtimeRoot: runtime.root,
+      logPath: path.join(ref.dir, 'infra.log'),
+      exitDir: this.o.exitDir,
+      socketDir: this.o.socketDir,
       stdin: false,
       stdinOnce: false,
       tty: false,
     });
-    await runc.start(id, launched.pid);
-    this.o.log.debug({ sandbox: id, pid: launched.pid }, 'infra container started');
-    return { containerId: id, pid: launched.pid, conmonPid: launched.conmonPid };
+    await runtime.start(ref.id, launched.pid);
+    this.o.log.debug({ sandbox: record.id, pid: launched.pid }, 'infra container started');
+    return { containerId: ref.id, pid: launched.pid, conmonPid: launched.conmonPid };
   }
 
   async stop(record: SandboxRecord): Promise<void> {
-    if (!record.infra) return;
-    const runc = this.o.containers.runc(record.runtimeHandler);
-    await runc.kill(record.infra.containerId, 'SIGKILL', { all: true }).catch(() => undefined);
+    const infra = record.status.infra;
+    if (!infra) return;
+    const runtime = this.o.runtimes.get(record.runtimeHandler);
+    await runtime.kill(infra.containerId, 'SIGKILL', { all: true }).catch((err: unknown) => this.o.log.debug({ err }, 'infra kill'));
     for (let i = 0; i < 100; i++) {
-      const st = await runc.state(record.infra.containerId).catch(() => undefined);
+      const st = await runtime.state(infra.containerId).catch(() => undefined);
       if (!st || st.status === 'stopped') break;
       await new Promise((r) => setTimeout(r, 20));
     }
-    await runc.delete(record.infra.containerId, { force: true }).catch(() => undefined);
+    await runtime.delete(infra.containerId, { force: true }).catch((err: unknown) => this.o.log.debug({ err }, 'infra delete'));
   }
 
   async remove(record: SandboxRecord): Promise<void> {
-    const id = record.infra?.containerId ?? record.id;
-    const bundle = this.bundle(id);
-    await unmount(path.join(bundle, 'rootfs'));
-    await this.o.snapshots.removeActive(`infra-${id}`);
-    await removeCgroup(`${record.cgroupParent === '/' ? '' : record.cgroupParent}/${id}`).catch(() => undefined);
-    await fs.rm(path.join(this.o.stateDir, 'exits', id), { force: true });
-    await fs.rm(path.join(this.o.stateDir, 'sockets', id), { recursive: true, force: true });
-    if (!isMountPoint(path.join(bundle, 'rootfs'))) await fs.rm(bundle, { recursive: true, force: true });
+    await this.o.bundles.remove(this.bundle(record));
   }
 
   async alive(record: SandboxRecord): Promise<boolean> {
-    if (!record.infra) return false;
-    const st = await this.o.containers.runc(record.runtimeHandler).state(record.infra.containerId).catch(() => undefined);
+    const infra = record.status.infra;
+    if (!infra) return false;
+    const st = await this.o.runtimes
+      .get(record.runtimeHandler)
+      .state(infra.containerId)
+      .catch(() => undefined);
     return st?.status === 'running';
   }
 }

@@ -9,12 +9,11 @@ import { CriServer } from '../server/grpc-server.js';
 import { RUNTIME_VERSION } from '../version.js';
 import { claimSocketPath, InstanceLock } from './instance-lock.js';
 import { startImages } from './start-images.js';
-import { startSandboxes } from './start-sandboxes.js';
-import { startContainers } from './start-containers.js';
+import { startLifecycle } from './start-lifecycle.js';
 import { ContainerEventBus } from '../events/container-events.js';
 import { ContainerStats } from '../container/container-stats.js';
 import { mountPointOf } from '../image/disk-usage.js';
-import type { DaemonParts } from './parts.js';
+import type { CriBackend } from '../server/backend.js';
 
 type Closer = () => Promise<void> | void;
 
@@ -60,21 +59,18 @@ export async function bootDaemon(
     closers.push(() => images.close());
 
     const events = new ContainerEventBus();
-    const sandboxes = await startSandboxes(config, runtimes, cni, log);
-    const containers = await startContainers(config, runtimes, sandboxes, images.service, images.snapshots, events, log);
-    // Containers first: a sandbox is judged by what its processes are doing.
-    await containers.recover();
+    const { sandboxes, containers, pods } = await startLifecycle(config, runtimes, cni, images.service, images.snapshots, events, log);
     closers.push(() => containers.close());
-    await sandboxes.recover();
 
     const stats = new ContainerStats(containers, sandboxes, images.snapshots, log.child({ part: 'stats' }));
-    const parts: DaemonParts = {
+    const parts: CriBackend = {
       config,
       configSource,
       runtimes,
       cni,
       podCidrs,
       images: images.service,
+      pods,
       sandboxes,
       containers,
       events,

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { nowNsBig } from '../time.js';
 
 export type ContainerEventType = 'created' | 'started' | 'stopped' | 'deleted';
 
@@ -23,7 +24,7 @@ export class ContainerEventBus {
   }
 
   publish(e: Omit<ContainerEvent, 'createdAt'>): void {
-    this.emitter.emit('event', { ...e, createdAt: BigInt(Date.now()) * 1_000_000n });
+    this.emitter.emit('event', { ...e, createdAt: nowNsBig() });
   }
 
   /** Async iteration over events until the signal aborts (or the subscriber overflows). */

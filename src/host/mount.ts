@@ -52,3 +52,13 @@ export async function unmount(target: string): Promise<void> {
 
 /** True when an error from fs says the path does not exist. */
 export const isMissing = (err: unknown): boolean => errnoCode(err) === 'ENOENT';
+
+/** The mount operations the lifecycle services use, as one seam (fakes in unit tests). */
+export interface HostMounts {
+  mountOverlay(target: string, options: string): Promise<void>;
+  mountTmpfs(target: string, options: string): Promise<void>;
+  unmount(target: string): Promise<void>;
+  isMountPoint(path: string): boolean;
+}
+
+export const hostMounts: HostMounts = { mountOverlay, mountTmpfs, unmount, isMountPoint };

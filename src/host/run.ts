@@ -1,5 +1,7 @@
-import { spawnChild } from './spawn.js';
+// Text-in, text-out use of the one runner (run-process.ts) for host tools
+// such as mount, unshare and nsenter.
 import { SkiffError } from '../errors.js';
+import { runProcess } from './run-process.js';
 
 export interface RunResult {
   code: number | null;
@@ -14,24 +16,17 @@ export interface RunOptions {
 }
 
 /** Runs a host program with an argument array (never a shell) and collects its output. */
-export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawnChild(cmd, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30000);
-    child.once('error', (err: Error) => {
-      clearTimeout(timer);
-      reject(new SkiffError('Internal', `${cmd}: ${err.message}`));
-    });
-    child.once('close', (code: number | null) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    if (opts.input !== undefined) child.stdin!.end(opts.input);
+export async function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const res = await runProcess(cmd, args, {
+    timeoutMs: opts.timeoutMs ?? 30000,
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
+    ...(opts.env ? { env: opts.env } : {}),
+    maxStdout: 4 << 20,
+    maxStderr: 1 << 20,
+  }).catch((err: unknown) => {
+    throw new SkiffError('Internal', `${cmd}: ${(err as Error).message}`, { cause: err });
   });
+  return { code: res.code, stdout: res.stdout.buffer().toString(), stderr: res.stderr.buffer().toString() };
 }
 
 /** Like run, but a non-zero exit is an error carrying the program's message. */

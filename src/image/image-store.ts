@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { RecordStore } from '../store/record-store.js';
+import { type RecordSchema, RecordStore } from '../store/record-store.js';
 import type { ImageConfig } from './oci-types.js';
 
 export interface ImageLayer {
@@ -11,7 +11,10 @@ export interface ImageLayer {
 }
 
 /** One image: identified by its config digest, named by tags and digests. */
+export const IMAGE_RECORD_VERSION = 1;
+
 export interface ImageRecord {
+  version: typeof IMAGE_RECORD_VERSION;
   id: string;
   repoTags: string[];
   repoDigests: string[];
@@ -26,12 +29,27 @@ export interface ImageRecord {
   pulledAt: string;
 }
 
+/** Version 0 (no version field) had the same fields. */
+const IMAGE_SCHEMA: RecordSchema<ImageRecord> = {
+  kind: 'image',
+  version: IMAGE_RECORD_VERSION,
+  migrate(raw) {
+    const record = { ...raw, version: IMAGE_RECORD_VERSION } as unknown as ImageRecord;
+    if (typeof record.id !== 'string' || !Array.isArray(record.layers) || !Array.isArray(record.repoTags)) throw new Error('not an image record');
+    return record;
+  },
+};
+
 /** Image records: one crash-safe JSON file per image under <root>/images, all in memory. */
 export class ImageStore {
   private readonly records: RecordStore<ImageRecord>;
 
-  constructor(root: string) {
-    this.records = new RecordStore<ImageRecord>(path.join(root, 'images'), (id) => id.replace(/^sha256:/, ''));
+  constructor(root: string, onCorrupt?: (file: string, err: unknown) => void) {
+    this.records = new RecordStore<ImageRecord>(path.join(root, 'images'), {
+      schema: IMAGE_SCHEMA,
+      fileName: (id) => id.replace(/^sha256:/, ''),
+      ...(onCorrupt ? { onCorrupt } : {}),
+    });
   }
 
   init(): Promise<void> {

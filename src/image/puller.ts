@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import { chainIds } from '../snapshot/chain-id.js';
 import type { OverlaySnapshotter } from '../snapshot/overlay-snapshotter.js';
 import { DigestMismatchError, sha256Digest, type ContentStore } from './content-store.js';
-import type { ImageLayer, ImageRecord, ImageStore } from './image-store.js';
+import { IMAGE_RECORD_VERSION, type ImageLayer, type ImageRecord, type ImageStore } from './image-store.js';
 import { MEDIA, type ImageConfig, type ImageIndex, type ImageManifest } from './oci-types.js';
 import { selectManifest } from './platform.js';
 import { ProgressWatchdog } from './progress-watchdog.js';
@@ -127,6 +127,7 @@ export class ImagePuller {
       await this.unpackAll(ref, layers, opts);
 
       const record: ImageRecord = {
+        version: IMAGE_RECORD_VERSION,
         id: manifest.config.digest,
         repoTags: ref.tag !== undefined && ref.digest === undefined ? [formatReference({ ...ref, digest: undefined })] : [],
         repoDigests: [`${repositoryOf(ref)}@${top.digest}`],

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { constants as osConstants } from 'node:os';
 import { errnoCode, SkiffError } from '../errors.js';
+import type { CgroupOps } from './oci-runtime.js';
 
 export interface CgroupMount {
   /** Where the hierarchy is mounted, e.g. /sys/fs/cgroup/memory. */
@@ -253,3 +254,14 @@ export async function oomKillCount(cgroupsPath: string, mounts?: readonly Cgroup
   }
   return 0;
 }
+
+/** The real cgroup filesystem behind the CgroupOps seam. */
+export const hostCgroups: CgroupOps = {
+  killAll: async (p) => {
+    await killAll(p, 'SIGKILL');
+  },
+  remove: async (p) => {
+    await removeCgroup(p);
+  },
+  oomKills: (p) => oomKillCount(p),
+};

@@ -17,6 +17,9 @@ import { readCmdline, waitGone } from './process-tree.js';
 import { RuncClient } from './runc.js';
 import { classifyRuncMessage, runcMessage } from './runc-message.js';
 
+import { reopenLog } from './conmon-ctl.js';
+import type { ContainerMonitor } from './oci-runtime.js';
+
 export { reopenLog, resizeTerminal } from './conmon-ctl.js';
 
 export interface LaunchOptions {
@@ -303,4 +306,12 @@ export async function removeConmonLeftovers(where: { bundle: string; socketDir: 
       rm(f, { force: true }),
     ),
   );
+}
+
+/** conmon behind the ContainerMonitor seam. */
+export function conmonMonitor(conmonPath: string): ContainerMonitor {
+  return {
+    launch: (opts) => launchContainer({ ...opts, conmonPath }),
+    reopenLog: (bundle) => reopenLog(bundle),
+  };
 }

@@ -12,7 +12,7 @@ import { runtimeChildEnv } from './child-env.js';
 import { hasExecFifo, releaseExecFifo } from './exec-fifo.js';
 import { readPidFile } from './pid-file.js';
 import { killProcessTree } from './process-tree.js';
-import { runChild, type ChildResult } from './run-child.js';
+import { type ProcessResult, startProcess, runProcess } from '../host/run-process.js';
 import { classifyRuncMessage, runcMessage } from './runc-message.js';
 
 export type RuncStatus = 'created' | 'running' | 'pausing' | 'paused' | 'stopped';
@@ -169,7 +169,7 @@ export class RuncClient {
         await writeFile(specFile, JSON.stringify(processSpec), { mode: 0o600 });
       }
       const max = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
-      const { child, done } = runChild(
+      const { child, done } = startProcess(
         this.binary,
         [...this.globalArgs(), 'exec', '--process', specFile ?? '/dev/stdin', '--pid-file', pidFile, id],
         { input: opts.stdin ?? JSON.stringify(processSpec), env: runtimeChildEnv(), maxStdout: max, maxStderr: max },
@@ -185,7 +185,7 @@ export class RuncClient {
       const timer = opts.timeoutMs !== undefined && opts.timeoutMs > 0 ? setTimeout(stop, opts.timeoutMs) : undefined;
       if (opts.signal?.aborted) stop();
       opts.signal?.addEventListener('abort', stop, { once: true });
-      let result: ChildResult;
+      let result: ProcessResult;
       try {
         result = await done;
       } finally {
@@ -217,7 +217,7 @@ export class RuncClient {
    * killing runc would not reach it: wait briefly for its pid file, kill its
    * tree, then let runc reap it and exit; force runc only if it lingers.
    */
-  private async killExec(id: string, child: Child, pidFile: string, done: Promise<ChildResult>): Promise<void> {
+  private async killExec(id: string, child: Child, pidFile: string, done: Promise<ProcessResult>): Promise<void> {
     let exited = false;
     void done.then(
       () => (exited = true),
@@ -245,25 +245,15 @@ export class RuncClient {
 
   /** Runs one runc command; stdout on success, RuncError with runc's message otherwise. */
   private async run(args: string[], input?: string): Promise<Buffer> {
-    const command = args[0]!;
-    const { child, done } = runChild(this.binary, [...this.globalArgs(), ...args], {
-      input,
+    const command = args[0] ?? '';
+    const result = await runProcess(this.binary, [...this.globalArgs(), ...args], {
+      ...(input !== undefined ? { input } : {}),
       env: runtimeChildEnv(),
       maxStdout: DEFAULT_MAX_OUTPUT,
       maxStderr: STDERR_LIMIT,
+      timeoutMs: this.commandTimeoutMs,
     });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, this.commandTimeoutMs);
-    let result: ChildResult;
-    try {
-      result = await done;
-    } finally {
-      clearTimeout(timer);
-    }
-    if (timedOut) {
+    if (result.killedFor === 'timeout') {
       throw new SkiffError('DeadlineExceeded', `runc ${command} did not finish within ${this.commandTimeoutMs} ms`);
     }
     if (result.exitCode !== 0) {

@@ -2,13 +2,17 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { alreadyExists, invalidArgument, notFound, SkiffError } from '../errors.js';
-import { isMountPoint, mountTmpfs, unmount } from '../host/mount.js';
+import { invalidArgument, notFound, SkiffError } from '../errors.js';
+import type { HostMounts } from '../host/mount.js';
 import type { Logger } from '../log.js';
 import type { CniConfigWatcher } from '../network/cni/conf-dir.js';
 import { setupLoopback, type CniRuntime } from '../network/cni/index.js';
 import { KeyedMutex } from '../store/keyed-mutex.js';
+import { NameReservations } from '../store/name-reservations.js';
 import { filterById, RecordStore } from '../store/record-store.js';
+import { nowNs } from '../time.js';
+import type { InfraRunner } from './infra.js';
+import { SANDBOX_SCHEMA, withSandboxStatus } from './record.js';
 import { cgroupfsParent } from './cgroup-parent.js';
 import { missingCgroupLevels, removeEmptyCgroups } from './cgroup-ownership.js';
 import { sandboxName, validateMetadata } from './names.js';
@@ -17,21 +21,7 @@ import { renderResolvConf } from './resolv-conf.js';
 import { planSysctls } from './sysctls.js';
 import { bandwidthCapability } from './bandwidth.js';
 import { hostVeth } from '../network/host-veth.js';
-import type { SandboxConfig, SandboxRecord, SandboxState } from './types.js';
-
-/** What the container side does for a sandbox being stopped or removed. */
-export interface SandboxContainers {
-  stopAll(sandboxId: string): Promise<void>;
-  removeAll(sandboxId: string): Promise<void>;
-}
-
-/** Starts and stops the process that holds a pod's PID namespace, when it needs one. */
-export interface InfraRunner {
-  start(record: SandboxRecord, signal: AbortSignal): Promise<SandboxRecord['infra']>;
-  stop(record: SandboxRecord): Promise<void>;
-  remove(record: SandboxRecord): Promise<void>;
-  alive(record: SandboxRecord): Promise<boolean>;
-}
+import { SANDBOX_RECORD_VERSION, type SandboxConfig, type SandboxRecord, type SandboxState, type SandboxStatusFields } from './types.js';
 
 export interface SandboxServiceOptions {
   stateDir: string;
@@ -43,6 +33,8 @@ export interface SandboxServiceOptions {
   namespaces: PodNamespaces;
   cni: CniRuntime;
   cniConfig: CniConfigWatcher;
+  infra: InfraRunner;
+  mounts: HostMounts;
   log: Logger;
 }
 
@@ -65,13 +57,13 @@ function fingerprint(config: SandboxConfig): string {
 export class SandboxService {
   private readonly records: RecordStore<SandboxRecord>;
   private readonly locks = new KeyedMutex();
-  /** Runs in flight by name: a kubelet retry waits for the same result. */
-  private readonly inflight = new Map<string, { fingerprint: string; promise: Promise<string> }>();
-  containers: SandboxContainers = { stopAll: async () => {}, removeAll: async () => {} };
-  infra: InfraRunner | undefined;
+  private readonly names = new NameReservations('pod sandbox');
 
   constructor(private readonly o: SandboxServiceOptions) {
-    this.records = new RecordStore<SandboxRecord>(path.join(o.root, 'sandboxes'));
+    this.records = new RecordStore<SandboxRecord>(path.join(o.root, 'sandboxes'), {
+      schema: SANDBOX_SCHEMA,
+      onCorrupt: (file, err) => o.log.error({ file, err }, 'unreadable pod sandbox record moved aside'),
+    });
   }
 
   async load(): Promise<void> {
@@ -88,8 +80,11 @@ export class SandboxService {
   }
 
   list(filter: SandboxFilter = {}): SandboxRecord[] {
-    let out = filterById(this.records.all().filter((r) => r.state !== 'creating'), filter.id);
-    if (filter.state) out = out.filter((r) => r.state === filter.state);
+    let out = filterById(
+      this.records.all().filter((r) => r.status.state !== 'creating'),
+      filter.id,
+    );
+    if (filter.state) out = out.filter((r) => r.status.state === filter.state);
     if (filter.labels) {
       const want = Object.entries(filter.labels);
       out = out.filter((r) => want.every(([k, v]) => r.config.labels[k] === v));
@@ -97,23 +92,17 @@ export class SandboxService {
     return out;
   }
 
-  run(config: SandboxConfig, signal: AbortSignal): Promise<string> {
+  /** A retry with the same config gets the same pod (while it is not stopped). */
+  run(config: SandboxConfig, signal: AbortSignal, log: Logger = this.o.log): Promise<string> {
     validateMetadata(config.metadata);
     const name = sandboxName(config.metadata);
-    const fp = fingerprint(config);
-    const pending = this.inflight.get(name);
-    if (pending) {
-      if (pending.fingerprint === fp) return pending.promise;
-      throw alreadyExists(`pod sandbox name "${name}" is being created with a different config`);
-    }
-    const existing = this.records.all().find((r) => r.name === name);
-    if (existing) {
-      if (existing.state !== 'notready' && fingerprint(existing.config) === fp) return Promise.resolve(existing.id);
-      throw alreadyExists(`pod sandbox name "${name}" is reserved by ${existing.id}`);
-    }
-    const promise = this.create(name, config, signal).finally(() => this.inflight.delete(name));
-    this.inflight.set(name, { fingerprint: fp, promise });
-    return promise;
+    const holder = this.records.all().find((r) => r.name === name);
+    return this.names.reserve(
+      name,
+      fingerprint(config),
+      holder && { id: holder.id, fingerprint: fingerprint(holder.config), reusable: holder.status.state !== 'notready' },
+      () => this.create(name, config, signal, log),
+    );
   }
 
   private runtimePath(handler: string): string {
@@ -123,7 +112,7 @@ export class SandboxService {
     return p;
   }
 
-  private async create(name: string, config: SandboxConfig, signal: AbortSignal): Promise<string> {
+  private async create(name: string, config: SandboxConfig, signal: AbortSignal, callLog: Logger): Promise<string> {
     this.runtimePath(config.runtimeHandler);
     const ns = config.namespaces;
     if (ns.network === 'CONTAINER' || ns.network === 'TARGET') throw invalidArgument(`network namespace mode ${ns.network} is not valid for a pod`);
@@ -140,12 +129,12 @@ export class SandboxService {
 
     const id = randomBytes(32).toString('hex');
     const dir = path.join(this.o.stateDir, 'pods', id);
-    const record: SandboxRecord = {
+    let record: SandboxRecord = {
+      version: SANDBOX_RECORD_VERSION,
       id,
       name,
       config,
-      state: 'creating',
-      createdAt: (BigInt(Date.now()) * 1_000_000n).toString(),
+      createdAt: nowNs(),
       runtimeHandler: config.runtimeHandler || this.o.defaultRuntime,
       dir,
       pins: this.o.namespaces.pinPaths(id, own),
@@ -156,10 +145,12 @@ export class SandboxService {
       cgroupParent,
       // The shared default parent is Skiff's own: whichever pod goes last removes it.
       ownedCgroups: [...new Set([...missingCgroupLevels(cgroupParent), ...(config.cgroupParent === '' ? [cgroupParent] : [])])],
-      ips: [],
-      cniAttempted: false,
+      status: { state: 'creating', ips: [], cniAttempted: false },
     };
-    const log = this.o.log.child({ sandbox: id, pod: name });
+    const log = callLog.child({ sandbox: id, pod: name });
+    const setStatus = async (change: Partial<SandboxStatusFields>): Promise<void> => {
+      record = await this.records.update(id, (r) => withSandboxStatus(r, change));
+    };
     return this.locks.run(id, async () => {
       // Intent first: recovery can undo anything below from this record.
       await this.records.put(record);
@@ -172,35 +163,29 @@ export class SandboxService {
         await fs.writeFile(record.hostnamePath, hostname + '\n', { mode: 0o644 });
         if (!hostIpc) {
           await fs.mkdir(record.shmPath, { recursive: true });
-          await mountTmpfs(record.shmPath, SHM_OPTIONS);
+          await this.o.mounts.mountTmpfs(record.shmPath, SHM_OPTIONS);
         }
         signal.throwIfAborted();
         await this.o.namespaces.create(record.pins, hostname, sysctls);
         if (record.pins.net && network?.ready) {
           await setupLoopback(this.o.cni, { ...this.podInfo(record), ifName: 'lo' }, signal);
-          record.cniAttempted = true;
-          await this.records.put(record);
+          await setStatus({ cniAttempted: true });
           const result = await this.o.cni.add(network.network, this.podInfo(record), {
             portMappings: config.portMappings.filter((p) => p.hostPort > 0).map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, ...(p.hostIp ? { hostIP: p.hostIp } : {}) })),
             ...(config.dns ? { dns: { servers: config.dns.servers, searches: config.dns.searches, options: config.dns.options } } : {}),
             ...(bandwidth ? { bandwidth } : {}),
           }, signal);
-          record.ips = orderIps(result.ips.map((ip) => ip.address.split('/')[0]!));
           const veth = hostVeth(result.interfaces);
-          if (veth) record.hostVeth = veth;
+          await setStatus({ ips: orderIps(result.ips.map((ip) => ip.address.split('/')[0] ?? ip.address)), ...(veth ? { hostVeth: veth } : {}) });
         }
-        await fs.writeFile(record.hostsPath!, renderHosts(hostNet ? undefined : record.ips[0], hostname), { mode: 0o644 });
-        if (this.needsInfra(record)) {
-          if (!this.infra) throw new SkiffError('FailedPrecondition', 'this pod needs an infra container, which is not available');
-          const infra = await this.infra.start(record, signal);
-          if (infra) record.infra = infra;
-        }
-        record.state = 'ready';
-        await this.records.put(record);
-        log.info({ ips: record.ips }, 'pod sandbox ready');
+        await fs.writeFile(record.hostsPath, renderHosts(hostNet ? undefined : record.status.ips[0], hostname), { mode: 0o644 });
+        if (this.needsInfra(record)) await setStatus({ infra: await this.o.infra.start(record, signal) });
+        await setStatus({ state: 'ready' });
+        log.info({ ips: record.status.ips }, 'pod sandbox ready');
         return id;
       } catch (err) {
-        log.warn({ err: (err as Error).message }, 'pod sandbox creation failed; rolling back');
+        log.warn({ err }, 'pod sandbox creation failed; rolling back');
+        record = this.records.get(id) ?? record;
         await this.teardown(record, log).catch((e: unknown) => log.error({ err: e }, 'rollback failed'));
         await this.removeFiles(record).catch((e: unknown) => log.error({ err: e }, 'rollback failed'));
         await this.records.delete(id);
@@ -209,7 +194,7 @@ export class SandboxService {
     });
   }
 
-  needsInfra(record: SandboxRecord): boolean {
+  private needsInfra(record: SandboxRecord): boolean {
     return this.o.infraAlways || record.config.namespaces.pid === 'POD';
   }
 
@@ -233,16 +218,16 @@ export class SandboxService {
       try {
         await fn();
       } catch (err) {
-        log.warn({ err: (err as Error).message }, `${what} failed`);
+        log.warn({ err }, `${what} failed`);
         errors.push(err);
       }
     };
-    if (record.infra && this.infra) await step('stopping the infra container', () => this.infra!.stop(record));
-    if (record.cniAttempted) {
+    if (record.status.infra) await step('stopping the infra container', () => this.o.infra.stop(record));
+    if (record.status.cniAttempted) {
       // DEL always runs, with the cached ADD result, even after a failed ADD.
       await step('CNI DEL', async () => {
         await this.o.cni.del(undefined, this.podInfo(record));
-        record.cniAttempted = false;
+        if (this.records.get(record.id)) await this.records.update(record.id, (r) => withSandboxStatus(r, { cniAttempted: false }));
       });
     }
     await step('releasing namespaces', () => this.o.namespaces.release(record.pins));
@@ -251,12 +236,13 @@ export class SandboxService {
   }
 
   private async removeFiles(record: SandboxRecord): Promise<void> {
-    if (record.infra && this.infra) await this.infra.remove(record);
-    await removeEmptyCgroups(record.ownedCgroups ?? []);
+    // Also after a start that failed before the record learnt of the infra container.
+    if (record.status.infra || this.needsInfra(record)) await this.o.infra.remove(record);
+    await removeEmptyCgroups([...record.ownedCgroups]);
     const ownShm = record.shmPath !== '/dev/shm';
-    if (ownShm) await unmount(record.shmPath);
+    if (ownShm) await this.o.mounts.unmount(record.shmPath);
     // Never delete through a tmpfs still mounted (its files are in memory, not ours to walk).
-    if (!ownShm || !isMountPoint(record.shmPath)) await fs.rm(record.dir, { recursive: true, force: true });
+    if (!ownShm || !this.o.mounts.isMountPoint(record.shmPath)) await fs.rm(record.dir, { recursive: true, force: true });
   }
 
   /**
@@ -268,38 +254,41 @@ export class SandboxService {
     await this.locks.run(found.id, async () => {
       const record = this.records.get(found.id);
       if (!record) throw notFound(`pod sandbox "${id}" not found`);
-      if (record.state !== 'ready') throw new SkiffError('FailedPrecondition', `pod sandbox ${record.id} is not ready`);
-      record.podResources = resources;
-      await this.records.put(record);
+      if (record.status.state !== 'ready') throw new SkiffError('FailedPrecondition', `pod sandbox ${record.id} is not ready`);
+      await this.records.update(record.id, (r) => withSandboxStatus(r, { podResources: resources }));
     });
   }
 
-  async stop(id: string): Promise<void> {
-    const found = this.records.get(id) ?? this.list({ id }).at(0);
-    if (!found) return; // kubelet relies on stop of an unknown pod succeeding
-    await this.locks.run(found.id, async () => {
-      const record = this.records.get(found.id);
-      if (!record) return;
-      await this.containers.stopAll(record.id);
-      await this.teardown(record, this.o.log.child({ sandbox: record.id }));
-      record.state = 'notready';
-      await this.records.put(record);
-    });
+  /** Exact id, else a unique prefix, else undefined (stop and remove of an unknown pod succeed, as kubelet relies on). */
+  find(idOrPrefix: string): SandboxRecord | undefined {
+    return this.records.get(idOrPrefix) ?? this.list({ id: idOrPrefix }).at(0);
   }
 
-  async remove(id: string): Promise<void> {
-    const found = this.records.get(id) ?? this.list({ id }).at(0);
+  /** Network, namespaces and infra process down; the record stays, not ready. The pod's containers must be stopped first. */
+  async stop(id: string, log: Logger = this.o.log): Promise<void> {
+    const found = this.find(id);
     if (!found) return;
     await this.locks.run(found.id, async () => {
       const record = this.records.get(found.id);
       if (!record) return;
-      const log = this.o.log.child({ sandbox: record.id });
-      await this.containers.stopAll(record.id);
-      await this.containers.removeAll(record.id);
-      await this.teardown(record, log);
-      await this.removeFiles(record);
+      const slog = log.child({ sandbox: record.id });
+      await this.teardown(record, slog);
+      await this.records.update(record.id, (r) => withSandboxStatus(r, { state: 'notready' }));
+    });
+  }
+
+  /** Everything of the pod gone, record included. The pod's containers must be removed first. */
+  async remove(id: string, log: Logger = this.o.log): Promise<void> {
+    const found = this.find(id);
+    if (!found) return;
+    await this.locks.run(found.id, async () => {
+      const record = this.records.get(found.id);
+      if (!record) return;
+      const slog = log.child({ sandbox: record.id });
+      await this.teardown(record, slog);
+      await this.removeFiles(this.records.get(record.id) ?? record);
       await this.records.delete(record.id);
-      log.info('pod sandbox removed');
+      slog.info('pod sandbox removed');
     });
   }
 
@@ -310,20 +299,19 @@ export class SandboxService {
   async recover(): Promise<void> {
     for (const record of this.records.all()) {
       const log = this.o.log.child({ sandbox: record.id });
-      if (record.state === 'creating') {
+      if (record.status.state === 'creating') {
         log.warn('rolling back a pod sandbox left half-created');
         await this.teardown(record, log).catch((e: unknown) => log.error({ err: e }, 'rollback failed'));
         await this.removeFiles(record).catch((e: unknown) => log.error({ err: e }, 'rollback failed'));
         await this.records.delete(record.id);
         continue;
       }
-      if (record.state === 'ready') {
-        const infraOk = !record.infra || !this.infra || (await this.infra.alive(record));
+      if (record.status.state === 'ready') {
+        const infraOk = !record.status.infra || (await this.o.infra.alive(record));
         if (!this.o.namespaces.alive(record.pins) || !infraOk) {
           log.warn('pod sandbox lost its namespaces or infra process; marking it not ready');
           await this.teardown(record, log).catch((e: unknown) => log.error({ err: e }, 'cleanup failed'));
-          record.state = 'notready';
-          await this.records.put(record);
+          await this.records.update(record.id, (r) => withSandboxStatus(r, { state: 'notready' }));
         }
       }
     }
@@ -334,8 +322,8 @@ export class SandboxService {
     // CNI attachments whose sandbox record is gone (a crash between ADD and the record): DEL them.
     for (const id of await this.o.cni.cachedSandboxes()) {
       if (known.has(id)) continue;
-      await this.o.cni.del(undefined, { sandboxId: id, podName: '', podNamespace: '', podUid: '', netnsPath: '' }).catch((e: unknown) =>
-        this.o.log.warn({ sandbox: id, err: (e as Error).message }, 'CNI DEL of an orphaned attachment failed'),
+      await this.o.cni.del(undefined, { sandboxId: id, podName: '', podNamespace: '', podUid: '', netnsPath: '' }).catch((err: unknown) =>
+        this.o.log.warn({ sandbox: id, err }, 'CNI DEL of an orphaned attachment failed'),
       );
     }
   }

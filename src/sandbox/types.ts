@@ -52,34 +52,43 @@ export interface InfraProcess {
   conmonPid: number;
 }
 
-export interface SandboxRecord {
-  id: string;
-  /** <name>_<namespace>_<uid>_<attempt>: unique among live sandboxes. */
-  name: string;
-  config: SandboxConfig;
-  state: SandboxState;
-  /** Nanoseconds since the epoch, as a decimal string. */
-  createdAt: string;
-  runtimeHandler: string;
-  /** Per-pod files: resolv.conf, hostname, shm mount. */
-  dir: string;
-  pins: NamespacePins;
-  /** Where containers mount /dev/shm from. */
-  shmPath: string;
-  resolvConfPath: string;
-  hostnamePath: string;
-  /** Default /etc/hosts for containers when kubelet mounts none (absent in old records). */
-  hostsPath?: string;
-  /** cgroupfs path containers go under. */
-  cgroupParent: string;
-  /** Levels of cgroupParent that did not exist before the pod: removed with it when empty. */
-  ownedCgroups?: string[];
-  ips: string[];
+/** What changes over a pod's life; replaced as a whole (RecordStore.update). */
+export interface SandboxStatusFields {
+  readonly state: SandboxState;
+  readonly ips: readonly string[];
   /** Host end of the pod's veth (its counters are the pod's network stats). */
-  hostVeth?: string;
+  readonly hostVeth?: string;
   /** CNI ADD was attempted: DEL must run before the record goes. */
-  cniAttempted: boolean;
-  infra?: InfraProcess;
+  readonly cniAttempted: boolean;
+  readonly infra?: InfraProcess;
   /** Overhead and total resources from UpdatePodSandboxResources, as sent. */
-  podResources?: { overhead: unknown; resources: unknown };
+  readonly podResources?: { overhead: unknown; resources: unknown };
+}
+
+export const SANDBOX_RECORD_VERSION = 1;
+
+/** What Skiff records about a pod sandbox. Fixed at create, apart from `status`. */
+export interface SandboxRecord {
+  readonly version: typeof SANDBOX_RECORD_VERSION;
+  readonly id: string;
+  /** <name>_<namespace>_<uid>_<attempt>: unique among live sandboxes. */
+  readonly name: string;
+  readonly config: SandboxConfig;
+  /** Nanoseconds since the epoch, as a decimal string. */
+  readonly createdAt: string;
+  readonly runtimeHandler: string;
+  /** Per-pod files: resolv.conf, hostname, hosts, shm mount. */
+  readonly dir: string;
+  readonly pins: NamespacePins;
+  /** Where containers mount /dev/shm from. */
+  readonly shmPath: string;
+  readonly resolvConfPath: string;
+  readonly hostnamePath: string;
+  /** Default /etc/hosts for containers when kubelet mounts none ('' for pods made before it existed). */
+  readonly hostsPath: string;
+  /** cgroupfs path containers go under. */
+  readonly cgroupParent: string;
+  /** Levels of cgroupParent that did not exist before the pod: removed with it when empty. */
+  readonly ownedCgroups: readonly string[];
+  readonly status: SandboxStatusFields;
 }

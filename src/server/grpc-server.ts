@@ -3,11 +3,11 @@ import * as grpc from '@grpc/grpc-js';
 import type { RuntimeServiceHandlers } from '../generated/runtime/v1/RuntimeService.js';
 import type { ImageServiceHandlers } from '../generated/runtime/v1/ImageService.js';
 import type { Logger } from '../log.js';
-import type { DaemonParts } from '../daemon/parts.js';
+import type { CriBackend } from './backend.js';
 import { acceptEncoded } from './encoded.js';
 import { loadCriProto } from './proto.js';
-import { runtimeInfoHandlers } from './runtime-info.js';
-import { imageServiceHandlers } from './image-service.js';
+import { runtimeInfoHandlers } from './runtime-info-handlers.js';
+import { imageServiceHandlers } from './image-handlers.js';
 import { sandboxHandlers } from './sandbox-handlers.js';
 import { containerHandlers } from './container-handlers.js';
 import { statsHandlers } from './stats-handlers.js';
@@ -26,10 +26,13 @@ export class CriServer {
 
   constructor(
     private readonly log: Logger,
-    parts: DaemonParts,
+    parts: CriBackend,
   ) {
     const v1 = loadCriProto().runtime.v1;
-    const runtime: Partial<RuntimeServiceHandlers> = { ...runtimeInfoHandlers(log, parts), ...sandboxHandlers(log, parts.sandboxes), ...containerHandlers(log, parts.containers, parts.sandboxes, parts.events),
+    const runtime: Partial<RuntimeServiceHandlers> = {
+      ...runtimeInfoHandlers(log, parts),
+      ...sandboxHandlers(log, parts),
+      ...containerHandlers(log, parts),
       ...statsHandlers(log, parts.stats, parts.containers, parts.sandboxes, () => parts.imageFsMountpoint),
     };
     const image: Partial<ImageServiceHandlers> = imageServiceHandlers(log, parts.images);

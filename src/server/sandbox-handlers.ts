@@ -1,73 +1,15 @@
+import type { ListPodSandboxResponse } from '../generated/runtime/v1/ListPodSandboxResponse.js';
+import type { PodSandboxFilter__Output } from '../generated/runtime/v1/PodSandboxFilter.js';
 import type { RuntimeServiceHandlers } from '../generated/runtime/v1/RuntimeService.js';
-import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
-import type { PodSandboxStatus } from '../generated/runtime/v1/PodSandboxStatus.js';
-import type { PodSandbox } from '../generated/runtime/v1/PodSandbox.js';
-import { invalidArgument } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
-import type { NamespaceMode, SandboxConfig, SandboxRecord } from '../sandbox/types.js';
+import type { SandboxRecord } from '../sandbox/types.js';
+import { nowNs } from '../time.js';
+import type { CriBackend } from './backend.js';
+import { requireId, stateOf, toPodSandbox, toSandboxConfig, toSandboxStatus } from './convert/index.js';
 import { ListEncoder } from './encoded.js';
 import { listStream, unary } from './instrument.js';
 import { loadCriProto } from './proto.js';
-import type { ListPodSandboxResponse } from '../generated/runtime/v1/ListPodSandboxResponse.js';
-import type { PodSandboxFilter__Output } from '../generated/runtime/v1/PodSandboxFilter.js';
-
-const PROTOCOLS = { TCP: 'tcp', UDP: 'udp', SCTP: 'sctp' } as const;
-
-function requireId(id: string | undefined, field: string): string {
-  if (!id) throw invalidArgument(`${field} is required`);
-  return id;
-}
-
-/** CRI PodSandboxConfig → the domain's SandboxConfig. */
-export function toSandboxConfig(c: PodSandboxConfig__Output | null, runtimeHandler: string): SandboxConfig {
-  if (!c) throw invalidArgument('config is required');
-  const m = c.metadata;
-  const sc = c.linux?.securityContext;
-  const ns = sc?.namespaceOptions;
-  const dns = c.dnsConfig;
-  return {
-    metadata: { name: m?.name ?? '', uid: m?.uid ?? '', namespace: m?.namespace ?? '', attempt: m?.attempt ?? 0 },
-    hostname: c.hostname,
-    logDirectory: c.logDirectory,
-    dns: dns ? { servers: dns.servers, searches: dns.searches, options: dns.options } : undefined,
-    portMappings: c.portMappings.map((p) => ({ protocol: PROTOCOLS[p.protocol as keyof typeof PROTOCOLS] ?? 'tcp', containerPort: p.containerPort, hostPort: p.hostPort, hostIp: p.hostIp })),
-    labels: c.labels,
-    annotations: c.annotations,
-    cgroupParent: c.linux?.cgroupParent ?? '',
-    sysctls: c.linux?.sysctls ?? {},
-    namespaces: {
-      network: (ns?.network ?? 'POD') as NamespaceMode,
-      pid: (ns?.pid ?? 'POD') as NamespaceMode,
-      ipc: (ns?.ipc ?? 'POD') as NamespaceMode,
-      targetId: ns?.targetId ?? '',
-    },
-    privileged: sc?.privileged ?? false,
-    runtimeHandler,
-  };
-}
-
-const stateOf = (r: SandboxRecord): 'SANDBOX_READY' | 'SANDBOX_NOTREADY' => (r.state === 'ready' ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY');
-
-function toPodSandbox(r: SandboxRecord): PodSandbox {
-  return { id: r.id, metadata: r.config.metadata, state: stateOf(r), createdAt: r.createdAt, labels: r.config.labels, annotations: r.config.annotations, runtimeHandler: r.runtimeHandler };
-}
-
-export function toSandboxStatus(r: SandboxRecord): PodSandboxStatus {
-  const [ip, ...more] = r.state === 'ready' ? r.ips : [];
-  const ns = r.config.namespaces;
-  return {
-    id: r.id,
-    metadata: r.config.metadata,
-    state: stateOf(r),
-    createdAt: r.createdAt,
-    network: { ip: ip ?? '', additionalIps: more.map((a) => ({ ip: a })) },
-    linux: { namespaces: { options: { network: ns.network, pid: ns.pid, ipc: ns.ipc, targetId: ns.targetId } } },
-    labels: r.config.labels,
-    annotations: r.config.annotations,
-    runtimeHandler: r.runtimeHandler,
-  };
-}
 
 function sandboxLister(sandboxes: SandboxService) {
   return (req: { filter: PodSandboxFilter__Output | null }): SandboxRecord[] => {
@@ -84,7 +26,7 @@ function sandboxLister(sandboxes: SandboxService) {
 
 export function sandboxHandlers(
   log: Logger,
-  sandboxes: SandboxService,
+  { sandboxes, pods }: Pick<CriBackend, 'sandboxes' | 'pods'>,
 ): Pick<RuntimeServiceHandlers, 'RunPodSandbox' | 'StopPodSandbox' | 'RemovePodSandbox' | 'PodSandboxStatus' | 'ListPodSandbox' | 'UpdatePodSandboxResources' | 'StreamPodSandboxes'> {
   const listSandboxes = sandboxLister(sandboxes);
   const listEncoder = new ListEncoder<SandboxRecord>(
@@ -101,16 +43,16 @@ export function sandboxHandlers(
     }),
 
     RunPodSandbox: unary(log, 'RunPodSandbox', async (req, ctx) => ({
-      podSandboxId: await sandboxes.run(toSandboxConfig(req.config, req.runtimeHandler), ctx.signal),
+      podSandboxId: await pods.runPod(toSandboxConfig(req.config, req.runtimeHandler), ctx.signal, ctx.log),
     })),
 
-    StopPodSandbox: unary(log, 'StopPodSandbox', async (req) => {
-      await sandboxes.stop(requireId(req.podSandboxId, 'pod_sandbox_id'));
+    StopPodSandbox: unary(log, 'StopPodSandbox', async (req, ctx) => {
+      await pods.stopPod(requireId(req.podSandboxId, 'pod_sandbox_id'), ctx.log);
       return {};
     }),
 
-    RemovePodSandbox: unary(log, 'RemovePodSandbox', async (req) => {
-      await sandboxes.remove(requireId(req.podSandboxId, 'pod_sandbox_id'));
+    RemovePodSandbox: unary(log, 'RemovePodSandbox', async (req, ctx) => {
+      await pods.removePod(requireId(req.podSandboxId, 'pod_sandbox_id'), ctx.log);
       return {};
     }),
 
@@ -119,19 +61,19 @@ export function sandboxHandlers(
       const info: Record<string, string> = {};
       if (req.verbose) {
         info['info'] = JSON.stringify({
-          pid: r.infra?.pid ?? 0,
+          pid: r.status.infra?.pid ?? 0,
           netnsPath: r.pins.net ?? '',
           pins: r.pins,
           cgroupParent: r.cgroupParent,
           resolvConfPath: r.resolvConfPath,
           hostnamePath: r.hostnamePath,
           shmPath: r.shmPath,
-          infraContainer: r.infra ?? null,
-          podResources: r.podResources ?? null,
+          infraContainer: r.status.infra ?? null,
+          podResources: r.status.podResources ?? null,
           config: r.config,
         });
       }
-      return { status: toSandboxStatus(r), info, containersStatuses: [], timestamp: (BigInt(Date.now()) * 1_000_000n).toString() };
+      return { status: toSandboxStatus(r), info, containersStatuses: [], timestamp: nowNs() };
     }),
 
     ListPodSandbox: unary(log, 'ListPodSandbox', (req) => listEncoder.encode(listSandboxes(req)) as ListPodSandboxResponse),

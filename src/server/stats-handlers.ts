@@ -9,12 +9,13 @@ import type { Logger } from '../log.js';
 import { listStream, unary } from './instrument.js';
 import type { ContainerStatsFilter__Output } from '../generated/runtime/v1/ContainerStatsFilter.js';
 import type { PodSandboxStatsFilter__Output } from '../generated/runtime/v1/PodSandboxStatsFilter.js';
+import { nowNsBig } from '../time.js';
 
 const u64 = (v: number | bigint): { value: string } => ({ value: String(v) });
 
 function toContainerStats(c: ContainerUsage, mountpoint: string): ProtoContainerStats {
   const r = c.record;
-  const ts = String(c.cgroup?.timestampNs ?? BigInt(Date.now()) * 1_000_000n);
+  const ts = String(c.cgroup?.timestampNs ?? nowNsBig());
   return {
     attributes: { id: r.id, metadata: r.config.metadata, labels: r.config.labels, annotations: r.config.annotations },
     cpu: c.cgroup ? { timestamp: ts, usageCoreNanoSeconds: u64(c.cgroup.cpu.usageCoreNanoSeconds), ...(c.nanoCores !== undefined ? { usageNanoCores: u64(Math.round(c.nanoCores)) } : {}) } : { timestamp: ts },

@@ -4,11 +4,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { TestDaemon } from './harness/daemon.js';
-import { busyboxImage, pauseImage, pushImage } from './harness/images.js';
-import { ping, TestNetwork } from './harness/network.js';
-import { TestRegistry } from './harness/registry.js';
-import { podConfig } from './sandboxes.test.js';
+import { TestDaemon } from '../support/daemon.js';
+import { busyboxImage, pauseImage, pushImage } from '../support/images.js';
+import { ping, TestNetwork } from '../support/network.js';
+import { TestRegistry } from '../support/registry.js';
+import { podConfig } from '../support/pod-config.js';
 import { isAlive, listProcesses, readCmdline } from '../../src/runtime/process-tree.js';
 
 interface CStatus {

@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { runCli, TestDaemon } from './harness/daemon.js';
+import { runCli, TestDaemon } from '../support/daemon.js';
 
 interface Condition {
   type: string;

@@ -6,10 +6,10 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { TestDaemon } from './harness/daemon.js';
-import { TestRegistry } from './harness/registry.js';
-import { RegistryProxy } from './harness/registry-proxy.js';
-import { buildImage, busyboxEntries, busyboxImage, layer, pushImage, pushIndex } from './harness/images.js';
+import { TestDaemon } from '../support/daemon.js';
+import { TestRegistry } from '../support/registry.js';
+import { RegistryProxy } from '../support/registry-proxy.js';
+import { buildImage, busyboxEntries, busyboxImage, layer, pushImage, pushIndex } from '../support/images.js';
 
 interface Image {
   id: string;

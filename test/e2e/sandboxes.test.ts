@@ -5,9 +5,10 @@ import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { TestDaemon } from './harness/daemon.js';
-import { ping, TestNetwork } from './harness/network.js';
-import { freePort } from './harness/registry.js';
+import { TestDaemon } from '../support/daemon.js';
+import { ping, TestNetwork } from '../support/network.js';
+import { podConfig } from '../support/pod-config.js';
+import { freePort } from '../support/registry.js';
 
 interface SandboxStatus {
   id: string;
@@ -27,18 +28,6 @@ interface Info {
   shmPath: string;
 }
 
-let seq = 0;
-export function podConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  seq++;
-  return {
-    metadata: { name: `pod${seq}`, uid: `uid-${process.pid}-${seq}`, namespace: 'test', attempt: 0 },
-    hostname: `host${seq}`,
-    labels: { app: 'test', seq: String(seq) },
-    annotations: { note: 'hello' },
-    linux: { securityContext: { namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
-    ...overrides,
-  };
-}
 
 const nsenter = (args: string[]): string => {
   const r = spawnSync('nsenter', args);

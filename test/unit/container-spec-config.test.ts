@@ -5,7 +5,7 @@ import type { ContainerConfig__Output } from '../../src/generated/runtime/v1/Con
 import type { LinuxContainerResources__Output } from '../../src/generated/runtime/v1/LinuxContainerResources.js';
 import type { LinuxContainerSecurityContext__Output } from '../../src/generated/runtime/v1/LinuxContainerSecurityContext.js';
 import type { Mount__Output } from '../../src/generated/runtime/v1/Mount.js';
-import { toContainerConfig, toProtoResources } from '../../src/server/container-config.js';
+import { toContainerConfig, toProtoResources } from '../../src/server/convert/container-config.js';
 
 // What proto-loader hands us with defaults: true, longs: String, enums: String.
 function resources(over: Partial<LinuxContainerResources__Output> = {}): LinuxContainerResources__Output {

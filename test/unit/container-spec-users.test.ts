@@ -4,9 +4,9 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { SkiffError } from '../../src/errors.js';
-import { resolveUser, type UserRequest } from '../../src/container/spec/users.js';
-import { parseGroup, parsePasswd } from '../../src/container/spec/etc-files.js';
-import { readRootFile, resolveInRoot } from '../../src/container/spec/root-file.js';
+import { resolveUser, type UserRequest } from '../../src/container/oci-spec/users.js';
+import { parseGroup, parsePasswd } from '../../src/container/oci-spec/etc-files.js';
+import { readRootFile, resolveInRoot } from '../../src/container/oci-spec/root-file.js';
 
 const PASSWD = `root:x:0:0:root:/root:/bin/sh
 # a comment

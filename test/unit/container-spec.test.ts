@@ -8,10 +8,12 @@ import type { ImageConfig } from '../../src/image/oci-types.js';
 import type { SandboxRecord } from '../../src/sandbox/types.js';
 import type { ContainerConfig, ContainerMount } from '../../src/container/types.js';
 import { baseContainerConfig } from '../../src/container/base-config.js';
-import { buildSpec, CRI_ANNOTATIONS, requiresHostPropagation, SECCOMP_NOT_APPLIED, type SpecInput } from '../../src/container/spec/index.js';
-import { processArgs } from '../../src/container/spec/process-args.js';
-import { devMajor, devMinor } from '../../src/container/spec/devices.js';
-import { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../../src/container/spec/defaults.js';
+import { buildSpec, CRI_ANNOTATIONS, requiresHostPropagation, SECCOMP_NOT_APPLIED, type SpecInput } from '../../src/container/oci-spec/index.js';
+import { processArgs } from '../../src/container/oci-spec/process-args.js';
+import { devMajor, devMinor } from '../../src/container/oci-spec/devices.js';
+import { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../../src/container/oci-spec/defaults.js';
+import type { HostFeatures } from '../../src/host/features.js';
+import { cgroupsPathOf } from '../../src/container/bundle.js';
 
 // Everything a host of ours could have in its bounding set, minus CAP_SYS_RESOURCE (as on the CI host).
 const BOUNDING = [
@@ -54,7 +56,7 @@ function sandbox(over: Partial<SandboxRecord> = {}, privileged = false): Sandbox
       privileged,
       runtimeHandler: '',
     },
-    state: 'ready',
+    version: 1,
     createdAt: '0',
     runtimeHandler: '',
     dir: '/run/skiff/pods/sb1',
@@ -62,15 +64,25 @@ function sandbox(over: Partial<SandboxRecord> = {}, privileged = false): Sandbox
     shmPath: '/run/skiff/pods/sb1/shm',
     resolvConfPath: '/run/skiff/pods/sb1/resolv.conf',
     hostnamePath: '/run/skiff/pods/sb1/hostname',
+    hostsPath: '',
     cgroupParent: '/kubepods/pod1',
-    ips: [],
-    cniAttempted: true,
+    ownedCgroups: [],
+    status: { state: 'ready', ips: [], cniAttempted: true },
     ...over,
   };
 }
 
 function image(cfg: ImageConfig['config'] = {}): ImageConfig {
   return { rootfs: { type: 'layers', diff_ids: [] }, config: { Cmd: ['sh'], ...cfg } };
+}
+
+/** A cgroup v1 host with swap accounting and no usable hugetlb, unless told otherwise. */
+function host(over: { cgroup?: Partial<HostFeatures['cgroup']>; boundingCaps?: readonly string[]; ownOomScoreAdj?: number } = {}): HostFeatures {
+  return {
+    cgroup: { cgroupV2: false, swapAccounting: true, hugetlb: false, ...over.cgroup },
+    boundingCaps: over.boundingCaps ?? BOUNDING,
+    ownOomScoreAdj: over.ownOomScoreAdj ?? 0,
+  };
 }
 
 function input(over: Partial<SpecInput> = {}): SpecInput {
@@ -81,8 +93,8 @@ function input(over: Partial<SpecInput> = {}): SpecInput {
     image: image(),
     sandbox: sandbox(),
     user: { uid: 0, gid: 0, additionalGids: [] },
-    minOomScoreAdj: 0,
-    boundingCaps: BOUNDING,
+    host: host(),
+    cgroupsPath: '/kubepods/pod1/c1',
     ...over,
   };
 }
@@ -170,7 +182,7 @@ describe('buildSpec: environment and working directory', () => {
 
 describe('buildSpec: capabilities', () => {
   const caps = (sc: Partial<ContainerConfig['linux']['securityContext']>, bounding = BOUNDING, sbPriv = false) =>
-    buildSpec(input({ config: config({}, sc), boundingCaps: bounding, sandbox: sandbox({}, sbPriv) })).process.capabilities;
+    buildSpec(input({ config: config({}, sc), host: host({ boundingCaps: bounding }), sandbox: sandbox({}, sbPriv) })).process.capabilities;
 
   it('defaults', () => {
     const c = caps({});
@@ -216,7 +228,7 @@ describe('buildSpec: capabilities', () => {
 
 describe('buildSpec: oom_score_adj and no_new_privs', () => {
   const oom = (req: number, min: number) =>
-    buildSpec(input({ config: config({ linux: { resources: { oomScoreAdj: req } } } as Partial<ContainerConfig>), minOomScoreAdj: min })).process.oomScoreAdj;
+    buildSpec(input({ config: config({ linux: { resources: { oomScoreAdj: req } } } as Partial<ContainerConfig>), host: host({ ownOomScoreAdj: min }) })).process.oomScoreAdj;
   it('clamps negative requests up to the runtime’s own value', () => {
     assert.equal(oom(-998, 0), 0);
     assert.equal(oom(-998, -500), -500);
@@ -403,12 +415,15 @@ describe('buildSpec: namespaces and cgroups', () => {
     assert.deepEqual(n, [{ type: 'mount' }, { type: 'pid' }]);
   });
   it('a cgroup namespace only on cgroup v2, unprivileged', () => {
-    assert.ok(ns('CONTAINER', { cgroupV2: true }).some((n) => n.type === 'cgroup'));
+    assert.ok(ns('CONTAINER', { host: host({ cgroup: { cgroupV2: true } }) }).some((n) => n.type === 'cgroup'));
     assert.ok(!ns('CONTAINER').some((n) => n.type === 'cgroup'));
   });
   it('cgroupsPath is absolute under the pod’s parent', () => {
     assert.equal(buildSpec(input()).linux.cgroupsPath, '/kubepods/pod1/c1');
-    assert.equal(buildSpec(input({ sandbox: sandbox({ cgroupParent: '/skiff/' }) })).linux.cgroupsPath, '/skiff/c1');
+    assert.equal(cgroupsPathOf('/kubepods/pod1', 'c1'), '/kubepods/pod1/c1');
+    assert.equal(cgroupsPathOf('/skiff/', 'c1'), '/skiff/c1');
+    assert.equal(cgroupsPathOf('/', 'c1'), '/c1');
+    assert.equal(cgroupsPathOf('skiff', 'c1'), '/skiff/c1');
   });
 });
 
@@ -426,16 +441,16 @@ describe('buildSpec: resources', () => {
     assert.deepEqual(res({ memoryLimitInBytes: 64 << 20, memorySwapLimitInBytes: 128 << 20 }).memory, { limit: 64 << 20, swap: 128 << 20 });
   });
   it('no swap without swap accounting', () => {
-    assert.deepEqual(res({ memoryLimitInBytes: 64 << 20, memorySwapLimitInBytes: 128 << 20 }, { swapAccounting: false }).memory, { limit: 64 << 20 });
+    assert.deepEqual(res({ memoryLimitInBytes: 64 << 20, memorySwapLimitInBytes: 128 << 20 }, { host: host({ cgroup: { swapAccounting: false } }) }).memory, { limit: 64 << 20 });
   });
   it('hugepage limits only when runc can apply them', () => {
     const hp = [{ pageSize: '2MB', limit: 0 }];
     assert.equal(res({ hugepageLimits: hp }).hugepageLimits, undefined);
-    assert.deepEqual(res({ hugepageLimits: hp }, { hugetlb: true }).hugepageLimits, hp);
+    assert.deepEqual(res({ hugepageLimits: hp }, { host: host({ cgroup: { hugetlb: true } }) }).hugepageLimits, hp);
   });
   it('unified only on cgroup v2', () => {
     assert.equal(res({ unified: { 'memory.high': '1000' } }).unified, undefined);
-    assert.deepEqual(res({ unified: { 'memory.high': '1000' } }, { cgroupV2: true }).unified, { 'memory.high': '1000' });
+    assert.deepEqual(res({ unified: { 'memory.high': '1000' } }, { host: host({ cgroup: { cgroupV2: true } }) }).unified, { 'memory.high': '1000' });
   });
 });
 

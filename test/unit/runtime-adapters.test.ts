@@ -15,7 +15,7 @@ import { hasExecFifo, releaseExecFifo } from '../../src/runtime/exec-fifo.js';
 import { ExitWatcher, oomKilled, readExitCode } from '../../src/runtime/exit-watcher.js';
 import { readPidFile } from '../../src/runtime/pid-file.js';
 import { RuncClient, RuncError } from '../../src/runtime/runc.js';
-import { makeBundle } from '../helpers/oci-bundle.js';
+import { makeBundle } from '../support/oci-bundle.js';
 
 const RUNC = '/usr/sbin/runc';
 const CONMON = '/usr/bin/conmon';

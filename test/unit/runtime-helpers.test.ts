@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CappedSink } from '../../src/runtime/capped-sink.js';
+import { CappedSink } from '../../src/host/capped-sink.js';
 import { cgroupPaths, parseCgroupMounts, removeEmptyParents, validateCgroupsPath } from '../../src/runtime/cgroups.js';
 import { ExitWatcher, readExitCode } from '../../src/runtime/exit-watcher.js';
 import { readPidFile } from '../../src/runtime/pid-file.js';

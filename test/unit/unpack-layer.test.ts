@@ -12,7 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { SkiffError } from '../../src/errors.js';
 import { MEDIA } from '../../src/image/oci-types.js';
 import { applyLayer, UnsafeLayerError } from '../../src/image/unpack/index.js';
-import { buildTar, gzipLayer, sha256, type TarEntry } from '../helpers/tar-writer.js';
+import { buildTar, gzipLayer, sha256, type TarEntry } from '../support/tar-writer.js';
 
 let base = '';
 let counter = 0;

@@ -1,4 +1,4 @@
-import { spawnChild } from '../../host/spawn.js';
+import { runProcess } from '../../host/run-process.js';
 import { SkiffError } from '../../errors.js';
 import { CniPluginError, CNI_ERROR_CODES } from './plugin-error.js';
 import type { CniCommand } from './types.js';
@@ -36,87 +36,28 @@ export interface PluginExecOutput {
  * The promise settles only after the plugin has exited, so callers never run
  * the next step (such as a rollback DEL) while the previous one is still alive.
  */
-export function execPlugin(req: PluginExecRequest): Promise<PluginExecOutput> {
+export async function execPlugin(req: PluginExecRequest): Promise<PluginExecOutput> {
   const timeoutMs = req.timeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS;
   const what = `CNI plugin ${req.plugin} ${req.command}`;
-  return new Promise<PluginExecOutput>((resolve, reject) => {
-    if (req.signal?.aborted) {
-      reject(new SkiffError('Cancelled', `${what} not started: cancelled`));
-      return;
-    }
-    const child = spawnChild(req.file, [], { env: req.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-    const out: Buffer[] = [];
-    let outLen = 0;
-    let err = '';
-    let killedFor: 'timeout' | 'abort' | 'overflow' | undefined;
-    let settled = false;
-
-    const kill = (why: NonNullable<typeof killedFor>): void => {
-      if (killedFor) return;
-      killedFor = why;
-      if (child.pid === undefined) {
-        child.kill('SIGKILL'); // not started yet: killed as soon as it is
-        return;
-      }
-      try {
-        process.kill(-child.pid, 'SIGKILL'); // the whole group, by its id (= the plugin's PID)
-      } catch {
-        try {
-          process.kill(child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    };
-    const timer = setTimeout(() => kill('timeout'), timeoutMs);
-    const onAbort = (): void => kill('abort');
-    req.signal?.addEventListener('abort', onAbort, { once: true });
-
-    const finish = (fn: () => void): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      req.signal?.removeEventListener('abort', onAbort);
-      fn();
-    };
-
-    child.stdout!.on('data', (chunk: Buffer) => {
-      outLen += chunk.length;
-      if (outLen > MAX_STDOUT) {
-        kill('overflow');
-        return;
-      }
-      out.push(chunk);
+  if (req.signal?.aborted) throw new SkiffError('Cancelled', `${what} not started: cancelled`);
+  let res;
+  try {
+    res = await runProcess(req.file, [], {
+      env: req.env,
+      input: JSON.stringify(req.stdin),
+      timeoutMs,
+      ...(req.signal ? { signal: req.signal } : {}),
+      maxStdout: MAX_STDOUT,
+      maxStderr: MAX_STDERR_KEPT,
+      killOnOverflow: true,
+      processGroup: true,
     });
-    child.stderr!.on('data', (chunk: Buffer) => {
-      err = (err + chunk.toString('utf8')).slice(-MAX_STDERR_KEPT);
-    });
-    // A plugin that exits before reading its config closes stdin under us: that is
-    // reported through its exit status, not as an EPIPE crash here.
-    child.stdin!.on('error', () => {});
-    child.on('error', (e: Error) => finish(() => reject(new SkiffError('Internal', `${what}: cannot run ${req.file}: ${e.message}`, { cause: e }))));
-
-    // After a kill we settle on 'exit': a stray grandchild may keep the pipes open.
-    child.on('exit', () => {
-      if (killedFor) finish(() => reject(killError(what, killedFor!, timeoutMs, err)));
-    });
-    child.on('close', (code: number | null, sig: NodeJS.Signals | null) => {
-      if (killedFor) {
-        finish(() => reject(killError(what, killedFor!, timeoutMs, err)));
-        return;
-      }
-      const stdout = Buffer.concat(out).toString('utf8').trim();
-      finish(() => {
-        try {
-          resolve(interpret(req.plugin, req.command, code, sig, stdout, err.trim()));
-        } catch (e) {
-          reject(e);
-        }
-      });
-    });
-
-    child.stdin!.end(JSON.stringify(req.stdin));
-  });
+  } catch (e) {
+    throw new SkiffError('Internal', `${what}: cannot run ${req.file}: ${(e as Error).message}`, { cause: e });
+  }
+  const stderr = res.stderr.buffer().toString('utf8');
+  if (res.killedFor) throw killError(what, res.killedFor, timeoutMs, stderr);
+  return interpret(req.plugin, req.command, res.code, res.signal, res.stdout.buffer().toString('utf8').trim(), stderr.trim());
 }
 
 function killError(what: string, why: 'timeout' | 'abort' | 'overflow', timeoutMs: number, stderr: string): SkiffError {

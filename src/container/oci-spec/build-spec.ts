@@ -14,6 +14,7 @@ import { namespaces } from './namespaces.js';
 import type { OciDeviceRule, OciRlimit, OciSpec } from './oci-spec.js';
 import { processArgs } from './process-args.js';
 import { cgroupResources } from './resources.js';
+import type { HostFeatures } from '../../host/features.js';
 
 export interface SpecInput {
   id: string;
@@ -24,25 +25,19 @@ export interface SpecInput {
   sandbox: SandboxRecord;
   /** From resolveUser(). */
   user: { uid: number; gid: number; additionalGids: number[] };
-  /** The runtime's own oom_score_adj: negative requests are clamped up to it (no CAP_SYS_RESOURCE here). */
-  minOomScoreAdj: number;
-  /** Capabilities in our bounding set (CAP_* names): requested ones outside it are dropped. */
-  boundingCaps: string[];
+  /** What the host allows: negative OOM scores are clamped up to the daemon's own, capabilities cut to its bounding set. */
+  host: HostFeatures;
+  /** The container's cgroupsPath (see bundle.ts). */
+  cgroupsPath: string;
   /** /proc/<pid>/ns/pid to join for PID mode POD (the sandbox's infra) or TARGET (resolved by the caller). */
   pidNamespacePath?: string;
   /** /etc/hosts to bind if kubelet didn't mount one. */
   hostsPath?: string;
-  /** The host runs the unified cgroup hierarchy: `unified` resources and a cgroup namespace apply; default false (hybrid here). */
-  cgroupV2?: boolean;
-  /** The memory controller accounts swap (memory.memsw.*); default true. */
-  swapAccounting?: boolean;
-  /** runc can apply hugepage limits; default false (it cannot on this host: see resources.ts). */
-  hugetlb?: boolean;
   /**
    * Rlimits to set; default none, so the process inherits conmon's (that is,
    * skiffd's), as with containerd and CRI-O. A fixed RLIMIT_NOFILE above the
-   * daemon's hard limit would need CAP_SYS_RESOURCE, which this host lacks:
-   * runc fails "error setting rlimit type 7: operation not permitted".
+   * daemon's hard limit needs CAP_SYS_RESOURCE; without it runc fails
+   * "error setting rlimit type 7: operation not permitted".
    */
   rlimits?: OciRlimit[];
 }
@@ -58,7 +53,7 @@ const absolute = (p: string): string => path.posix.resolve('/', p);
  * Security profiles: no seccomp filter is applied yet, whatever the request
  * says; a RuntimeDefault or Localhost request is recorded in the annotations
  * (annotations.ts) so that the gap is visible per container. AppArmor and
- * SELinux do not exist on this host; their requests are only stored.
+ * SELinux requests are only stored.
  */
 export function buildSpec(input: SpecInput): OciSpec {
   const { config, sandbox } = input;
@@ -86,7 +81,7 @@ export function buildSpec(input: SpecInput): OciSpec {
   const devices = config.devices.map(hostDevice);
   const deviceRules: OciDeviceRule[] = sc.privileged ? [{ allow: true, access: 'rwm' }] : [{ allow: false, access: 'rwm' }, ...devices.map((d) => d.rule)];
 
-  const oomScoreAdj = Math.min(1000, Math.max(config.linux.resources.oomScoreAdj, input.minOomScoreAdj, -1000));
+  const oomScoreAdj = Math.min(1000, Math.max(config.linux.resources.oomScoreAdj, input.host.ownOomScoreAdj, -1000));
 
   return {
     ociVersion: OCI_VERSION,
@@ -96,7 +91,7 @@ export function buildSpec(input: SpecInput): OciSpec {
       args: processArgs(config.command, config.args, img.Entrypoint, img.Cmd),
       env: processEnv(sandbox.config.hostname || os.hostname(), img.Env, config.envs),
       cwd: absolute(config.workingDir || img.WorkingDir || '/'),
-      capabilities: capabilitySets(sc.capabilities, sc.privileged, input.boundingCaps),
+      capabilities: capabilitySets(sc.capabilities, sc.privileged, input.host.boundingCaps),
       ...(input.rlimits ? { rlimits: input.rlimits.map((r) => ({ ...r })) } : {}),
       noNewPrivileges: sc.noNewPrivs,
       oomScoreAdj,
@@ -109,18 +104,13 @@ export function buildSpec(input: SpecInput): OciSpec {
         pins: sandbox.pins,
         pidMode: sc.namespaceOptions.pid,
         pidNamespacePath: input.pidNamespacePath,
-        cgroupV2: input.cgroupV2 ?? false,
+        cgroupV2: input.host.cgroup.cgroupV2,
         privileged: sc.privileged,
       }),
-      // Always absolute: a relative path lands under the caller's own cgroup.
-      cgroupsPath: path.posix.join('/', sandbox.cgroupParent, input.id),
+      cgroupsPath: input.cgroupsPath,
       resources: {
         devices: deviceRules,
-        ...cgroupResources(config.linux.resources, {
-          cgroupV2: input.cgroupV2 ?? false,
-          swapAccounting: input.swapAccounting ?? true,
-          hugetlb: input.hugetlb ?? false,
-        }),
+        ...cgroupResources(config.linux.resources, input.host.cgroup),
       },
       devices: devices.map((d) => d.node),
       // An empty CRI list means "runtime default": the wire cannot tell it from unset.

@@ -2,13 +2,13 @@ import type { RuntimeServiceHandlers } from '../generated/runtime/v1/RuntimeServ
 import type { StatusResponse } from '../generated/runtime/v1/StatusResponse.js';
 import { CRI_API_VERSION, RUNTIME_NAME, RUNTIME_VERSION } from '../version.js';
 import type { Logger } from '../log.js';
-import type { DaemonParts } from '../daemon/parts.js';
+import type { CriBackend } from './backend.js';
 import { unary } from './instrument.js';
 
 /** Version, Status, RuntimeConfig and UpdateRuntimeConfig. */
 export function runtimeInfoHandlers(
   log: Logger,
-  parts: DaemonParts,
+  parts: CriBackend,
 ): Pick<RuntimeServiceHandlers, 'Version' | 'Status' | 'RuntimeConfig' | 'UpdateRuntimeConfig'> {
   return {
     Version: unary(log, 'Version', () => ({

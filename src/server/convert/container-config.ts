@@ -2,12 +2,13 @@
 // int64 fields arrive as decimal strings and become numbers; enums arrive as
 // their names.
 
-import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
-import type { LinuxContainerResources, LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources.js';
-import type { SecurityProfile__Output } from '../generated/runtime/v1/SecurityProfile.js';
-import { invalidArgument } from '../errors.js';
-import type { NamespaceMode } from '../sandbox/types.js';
-import type { ContainerConfig, ContainerResources, MountPropagation, SecurityProfile } from '../container/types.js';
+import type { ContainerConfig__Output } from '../../generated/runtime/v1/ContainerConfig.js';
+import type { LinuxContainerResources, LinuxContainerResources__Output } from '../../generated/runtime/v1/LinuxContainerResources.js';
+import type { SecurityProfile__Output } from '../../generated/runtime/v1/SecurityProfile.js';
+import { invalidArgument } from '../../errors.js';
+import type { NamespaceMode } from '../../sandbox/types.js';
+import type { ContainerConfig, ContainerResources, SecurityProfile } from '../../container/types.js';
+import { FROM_PROTO_PROPAGATION } from './common.js';
 
 /** An int64 field as a JS number; past 2^53 precision would silently go, so refuse. */
 function int64(value: string | undefined, field: string): number {
@@ -17,11 +18,6 @@ function int64(value: string | undefined, field: string): number {
   return n;
 }
 
-const PROPAGATION: Record<string, MountPropagation> = {
-  PROPAGATION_PRIVATE: 'private',
-  PROPAGATION_HOST_TO_CONTAINER: 'hostToContainer',
-  PROPAGATION_BIDIRECTIONAL: 'bidirectional',
-};
 
 const NAMESPACE_MODES = new Set<string>(['POD', 'CONTAINER', 'NODE', 'TARGET']);
 // Proto3 enums default to their 0 value: an unset mode is POD.
@@ -85,7 +81,7 @@ export function toContainerConfig(c: ContainerConfig__Output | null): ContainerC
     workingDir: c.workingDir,
     envs: c.envs.map((e) => ({ key: e.key, value: Buffer.isBuffer(e.value) ? e.value.toString('utf8') : String(e.value ?? '') })),
     mounts: c.mounts.map((m) => {
-      const propagation = PROPAGATION[m.propagation];
+      const propagation = FROM_PROTO_PROPAGATION[m.propagation];
       if (!propagation) throw invalidArgument(`mount ${m.containerPath}: unknown propagation ${String(m.propagation)}`);
       if (m.uidMappings.length || m.gidMappings.length) throw invalidArgument(`mount ${m.containerPath}: idmapped mounts are not supported`);
       if (m.image?.image) throw invalidArgument(`mount ${m.containerPath}: image volumes are not supported`);

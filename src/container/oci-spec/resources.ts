@@ -1,13 +1,6 @@
+import type { CgroupFeatures } from '../../host/features.js';
 import type { ContainerResources } from '../types.js';
 import type { OciCpu, OciMemory, OciResources } from './oci-spec.js';
-
-export interface CgroupFeatures {
-  cgroupV2: boolean;
-  /** memory.memsw.* exists (v1) or memory.swap.max (v2). */
-  swapAccounting: boolean;
-  /** runc can set hugetlb limits. Not here: hugetlb sits on cgroup2 in hybrid mode and runc's v1 manager fails on any hugepage limit. */
-  hugetlb: boolean;
-}
 
 /**
  * The cgroup limits from CRI resources (0 or "" meaning unset, as in CRI).
@@ -23,12 +16,8 @@ export interface CgroupFeatures {
  * Devices are the caller's (see build-spec.ts). Also used for
  * UpdateContainerResources (`runc update --resources`), where an absent field
  * means "leave as is".
- *
- * Features default to this host's: cgroup v1 (hybrid), swap accounting, no
- * usable hugetlb.
  */
-export function cgroupResources(r: ContainerResources, features: Partial<CgroupFeatures> = {}): Omit<OciResources, 'devices'> {
-  const f: CgroupFeatures = { cgroupV2: false, swapAccounting: true, hugetlb: false, ...features };
+export function cgroupResources(r: ContainerResources, f: CgroupFeatures): Omit<OciResources, 'devices'> {
   const out: Omit<OciResources, 'devices'> = {};
   const cpu: OciCpu = {};
   if (r.cpuShares > 0) cpu.shares = r.cpuShares;

@@ -4,4 +4,4 @@ export { resolveUser, type ResolvedUser, type UserRequest } from './users.js';
 export { requiresHostPropagation, type HostPropagationNeed } from './mounts.js';
 export { CRI_ANNOTATIONS, SECCOMP_NOT_APPLIED } from './annotations.js';
 export type * from './oci-spec.js';
-export { cgroupResources, type CgroupFeatures } from './resources.js';
+export { cgroupResources } from './resources.js';

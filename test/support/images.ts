@@ -1,6 +1,6 @@
 // Builds test images from busybox-static and pushes them with the registry HTTP API.
 import { readFileSync } from 'node:fs';
-import { gzipLayer, sha256, type TarEntry } from '../../helpers/tar-writer.js';
+import { gzipLayer, sha256, type TarEntry } from './tar-writer.js';
 
 export interface BuiltLayer {
   blob: Buffer;

@@ -4,11 +4,11 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { loadCriProto } from '../../../src/server/proto.js';
+import { loadCriProto } from '../../src/server/proto.js';
 import { unaryCall } from './unary-call.js';
-import { REPO_ROOT } from '../../../src/version.js';
-import type { RuntimeServiceClient } from '../../../src/generated/runtime/v1/RuntimeService.js';
-import type { ImageServiceClient } from '../../../src/generated/runtime/v1/ImageService.js';
+import { REPO_ROOT } from '../../src/version.js';
+import type { RuntimeServiceClient } from '../../src/generated/runtime/v1/RuntimeService.js';
+import type { ImageServiceClient } from '../../src/generated/runtime/v1/ImageService.js';
 
 export const MAIN_JS = path.join(REPO_ROOT, 'dist', 'src', 'main.js');
 

@@ -1,0 +1,138 @@
+// CreateContainer: the record first (intent), then the rootfs, the user, the
+// OCI spec and the bundle; any failure undoes all of it.
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { failedPrecondition, notFound } from '../errors.js';
+import { checkHostPropagation } from '../host/mount-propagation.js';
+import type { Logger } from '../log.js';
+import type { SandboxRecord } from '../sandbox/types.js';
+import { nowNs } from '../time.js';
+import { cgroupsPathOf, rootfsOf } from './bundle.js';
+import type { ContainerRecords } from './container-records.js';
+import type { ContainerDeps } from './deps.js';
+import { buildSpec } from './oci-spec/build-spec.js';
+import { requiresHostPropagation } from './oci-spec/mounts.js';
+import { resolveUser } from './oci-spec/users.js';
+import { bundleRefOf, CONTAINER_RECORD_VERSION, type ContainerRecord } from './record.js';
+import type { ContainerConfig } from './types.js';
+
+/** The name kubelet's retries are recognised by. */
+export function containerName(sandbox: SandboxRecord, config: ContainerConfig): string {
+  const p = sandbox.config.metadata;
+  return `${config.metadata.name}_${p.name}_${p.namespace}_${p.uid}_${config.metadata.attempt}`;
+}
+
+export function createFingerprint(sandbox: SandboxRecord, config: ContainerConfig): string {
+  return JSON.stringify({ sandbox: sandbox.id, config });
+}
+
+/** Creates the container; resolves with its id once it is `created`. */
+export async function createContainer(
+  records: ContainerRecords,
+  deps: ContainerDeps,
+  name: string,
+  sandbox: SandboxRecord,
+  config: ContainerConfig,
+  signal: AbortSignal,
+  callLog: Logger,
+): Promise<string> {
+  const image = deps.images.find(config.image);
+  if (!image) throw notFound(`image "${config.image}" not found`);
+  const top = image.layers.at(-1);
+  if (!top) throw failedPrecondition(`image ${image.id} has no layers`);
+  let runtimePath: string;
+  try {
+    runtimePath = deps.runtimes.get(sandbox.runtimeHandler).binary;
+  } catch (err) {
+    throw failedPrecondition(`runtime handler "${sandbox.runtimeHandler}" of the pod is not available`, { cause: err });
+  }
+  const id = randomBytes(32).toString('hex');
+  const bundle = path.join(deps.stateDir, 'containers', id);
+  const record: ContainerRecord = {
+    version: CONTAINER_RECORD_VERSION,
+    id,
+    name,
+    sandboxId: sandbox.id,
+    config,
+    fingerprint: createFingerprint(sandbox, config),
+    image: image.repoTags[0] ?? config.image,
+    imageId: image.id,
+    imageRef: image.repoDigests[0] ?? image.id,
+    runtimeHandler: sandbox.runtimeHandler,
+    runtimePath,
+    bundle,
+    rootfs: rootfsOf(bundle),
+    logPath: config.logPath ? path.join(sandbox.config.logDirectory, config.logPath) : '',
+    cgroupsPath: cgroupsPathOf(sandbox.cgroupParent, id),
+    stopSignal: image.config.config?.StopSignal || 'SIGTERM',
+    createdAt: nowNs(),
+    status: {
+      state: 'creating',
+      user: { uid: 0, gid: 0, additionalGids: [] },
+      resources: config.linux.resources,
+      startedAt: '0',
+      finishedAt: '0',
+      exitCode: 0,
+      reason: '',
+      message: '',
+      pid: 0,
+      conmonPid: 0,
+    },
+  };
+  const log = callLog.child({ container: id, name });
+  const ref = bundleRefOf(record);
+  await records.put(record); // intent: recovery can undo what follows
+  try {
+    await deps.bundles.mountRootfs(ref, top.chainId);
+    signal.throwIfAborted();
+    for (const need of requiresHostPropagation(config.mounts)) checkHostPropagation(need.path, need.mode);
+    const user = await resolveUser(record.rootfs, config, image.config.config?.User);
+    const pidPath = pidNamespacePath(records, sandbox, config);
+    const ns = config.linux.securityContext.namespaceOptions;
+    // A pod that does not share its PID namespace has none to join: PID mode POD means a namespace of its own.
+    const specConfig =
+      ns.pid === 'POD' && pidPath === undefined
+        ? { ...config, linux: { ...config.linux, securityContext: { ...config.linux.securityContext, namespaceOptions: { ...ns, pid: 'CONTAINER' as const } } } }
+        : config;
+    const spec = buildSpec({
+      id,
+      rootfs: record.rootfs,
+      config: specConfig,
+      image: image.config,
+      sandbox,
+      user,
+      host: deps.host,
+      cgroupsPath: record.cgroupsPath,
+      ...(pidPath ? { pidNamespacePath: pidPath } : {}),
+      ...(sandbox.hostsPath && existsSync(sandbox.hostsPath) ? { hostsPath: sandbox.hostsPath } : {}),
+    });
+    await deps.bundles.writeSpec(ref, spec);
+    await records.setStatus(id, { state: 'created', user });
+    deps.events.publish({ containerId: id, sandboxId: sandbox.id, type: 'created' });
+    log.info('container created');
+    return id;
+  } catch (err) {
+    await deps.bundles.remove(ref).catch((e: unknown) => log.error({ err: e }, 'rollback failed'));
+    await records.delete(id);
+    throw err;
+  }
+}
+
+function pidNamespacePath(records: ContainerRecords, sandbox: SandboxRecord, config: ContainerConfig): string | undefined {
+  const ns = config.linux.securityContext.namespaceOptions;
+  if (ns.pid === 'POD') {
+    const infra = sandbox.status.infra;
+    if (!infra) {
+      if (sandbox.config.namespaces.pid !== 'POD') return undefined;
+      throw failedPrecondition(`pod ${sandbox.id} has no infra process holding its shared PID namespace`);
+    }
+    return `/proc/${infra.pid}/ns/pid`;
+  }
+  if (ns.pid === 'TARGET') {
+    const target = records.get(ns.targetId);
+    if (!target || target.status.state !== 'running') throw failedPrecondition(`target container "${ns.targetId}" is not running`);
+    return `/proc/${target.status.pid}/ns/pid`;
+  }
+  return undefined;
+}
