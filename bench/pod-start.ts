@@ -6,12 +6,13 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { runChecked } from '../src/host/run.js';
 import { TestDaemon } from '../test/support/daemon.js';
 import { busyboxImage, pauseImage, pushImage } from '../test/support/images.js';
 import { TestRegistry } from '../test/support/registry.js';
 import { Containerd } from './harness/containerd.js';
 import { Floor } from './harness/floor.js';
-import { runChecked } from '../src/host/run.js';
 import { measureLists } from './harness/list-client.js';
 import { median, percentile, row, TABLE_HEADER, timed } from './harness/stats.js';
 
@@ -67,7 +68,13 @@ async function runPod(c: Cri, logDir: string): Promise<string> {
 
 async function startContainer(c: Cri, pod: string, image: string, logDir: string): Promise<string> {
   const cfg = podConfig(logDir);
-  const id = (await c.rt<{ containerId: string }>('CreateContainer', { podSandboxId: pod, config: containerConfig({ image: c.imageId ?? image, userSpecifiedImage: image }), sandboxConfig: cfg })).containerId;
+  const id = (
+    await c.rt<{ containerId: string }>('CreateContainer', {
+      podSandboxId: pod,
+      config: containerConfig({ image: c.imageId ?? image, userSpecifiedImage: image }),
+      sandboxConfig: cfg,
+    })
+  ).containerId;
   await c.rt('StartContainer', { containerId: id });
   return id;
 }
@@ -75,10 +82,12 @@ async function startContainer(c: Cri, pod: string, image: string, logDir: string
 async function removeAll(c: Cri): Promise<void> {
   const pods = (await c.rt<{ items: { id: string }[] }>('ListPodSandbox', {})).items;
   for (let i = 0; i < pods.length; i += 10) {
-    await Promise.all(pods.slice(i, i + 10).map(async (p) => {
-      await c.rt('StopPodSandbox', { podSandboxId: p.id });
-      await c.rt('RemovePodSandbox', { podSandboxId: p.id });
-    }));
+    await Promise.all(
+      pods.slice(i, i + 10).map(async (p) => {
+        await c.rt('StopPodSandbox', { podSandboxId: p.id });
+        await c.rt('RemovePodSandbox', { podSandboxId: p.id });
+      }),
+    );
   }
 }
 
@@ -107,7 +116,9 @@ async function listBoth(runtimes: readonly [Cri, Cri], image: string, logDir: st
   for (const c of runtimes) {
     process.stderr.write(`${c.name}: ${LIST_PODS} pods for ListContainers\n`);
     for (let i = 0; i < LIST_PODS; i += 10) {
-      await Promise.all(Array.from({ length: Math.min(10, LIST_PODS - i) }, async () => startContainer(c, await runPod(c, logDir), image, logDir)));
+      await Promise.all(
+        Array.from({ length: Math.min(10, LIST_PODS - i) }, async () => startContainer(c, await runPod(c, logDir), image, logDir)),
+      );
     }
     const listed = (await c.rt<{ containers: unknown[] }>('ListContainers', {})).containers.length;
     if (listed < LIST_PODS) throw new Error(`${c.name} lists ${listed} containers`);
@@ -119,7 +130,11 @@ async function listBoth(runtimes: readonly [Cri, Cri], image: string, logDir: st
   const out = await listFromChild(sockets);
   if (process.env['BENCH_LIST_INPROC']) {
     const inproc = await measureLists(sockets, LIST_WARMUP, LIST_CALLS);
-    process.stderr.write(`in-process: ${Object.keys(inproc).map((n) => `${n} ${median(inproc[n]!).toFixed(3)} ms`).join(', ')}\n`);
+    process.stderr.write(
+      `in-process: ${Object.keys(inproc)
+        .map((n) => `${n} ${median(inproc[n]!).toFixed(3)} ms`)
+        .join(', ')}\n`,
+    );
   }
   for (const c of runtimes) await removeAll(c);
   return out;
@@ -135,7 +150,11 @@ async function listFromChild(sockets: Record<string, string>): Promise<Record<st
 const PHASES: Phase[] = [
   { key: 'podSeq', label: 'RunPodSandbox sequential', run: async (c, _i, logDir) => series(N, () => runPod(c, logDir)) },
   { key: 'podPar', label: 'RunPodSandbox 10 at a time', run: async (c, _i, logDir) => concurrent(N, 10, () => runPod(c, logDir)) },
-  { key: 'podCtr', label: 'pod + container', run: async (c, image, logDir) => series(N, async () => startContainer(c, await runPod(c, logDir), image, logDir)) },
+  {
+    key: 'podCtr',
+    label: 'pod + container',
+    run: async (c, image, logDir) => series(N, async () => startContainer(c, await runPod(c, logDir), image, logDir)),
+  },
   {
     key: 'ctr',
     label: 'container start',
@@ -187,17 +206,35 @@ async function main(): Promise<void> {
 
   const skiff = await TestDaemon.start({ topToml: 'pause_image = "registry.k8s.io/pause:3.10"', args: ['--log-level', 'info'] });
   await fs.mkdir(path.join(skiff.registryConfigDir, 'registry.k8s.io'), { recursive: true });
-  await fs.writeFile(path.join(skiff.registryConfigDir, 'registry.k8s.io', 'hosts.toml'), `server = "https://registry.k8s.io"\n[host."http://${registry.host}"]\ncapabilities = ["pull", "resolve"]\n`);
+  await fs.writeFile(
+    path.join(skiff.registryConfigDir, 'registry.k8s.io', 'hosts.toml'),
+    `server = "https://registry.k8s.io"\n[host."http://${registry.host}"]\ncapabilities = ["pull", "resolve"]\n`,
+  );
   await fs.writeFile(path.join(skiff.cniConfDir, '10-bench.conflist'), conflist('skbench0', '10.236.0.0/16', path.join(skiff.dir, 'ipam')));
 
   const ctdCni = path.join(skiff.dir, 'containerd-net.d');
   await fs.mkdir(ctdCni, { recursive: true });
   await fs.writeFile(path.join(ctdCni, '10-bench.conflist'), conflist('ctbench0', '10.237.0.0/16', path.join(skiff.dir, 'ctd-ipam')));
-  const ctd = await Containerd.start({ registryHosts: [registry.host], mirrors: { 'registry.k8s.io': registry.host }, cniConfDir: ctdCni, pauseImage: 'registry.k8s.io/pause:3.10' });
+  const ctd = await Containerd.start({
+    registryHosts: [registry.host],
+    mirrors: { 'registry.k8s.io': registry.host },
+    cniConfDir: ctdCni,
+    pauseImage: 'registry.k8s.io/pause:3.10',
+  });
   const floor = await Floor.create('10.238.0.0/16');
   const logDir = path.join(skiff.dir, 'logs');
-  const skiffCri: Cri = { name: 'skiff', socket: skiff.socket, rt: (m, r) => skiff.rt(m, r, 120000), img: (m, r) => skiff.img(m, r, 600000) };
-  const ctdCri: Cri = { name: 'containerd', socket: ctd.socket, rt: (m, r) => ctd.call(ctd.runtime, m, r), img: (m, r) => ctd.call(ctd.image, m, r) };
+  const skiffCri: Cri = {
+    name: 'skiff',
+    socket: skiff.socket,
+    rt: (m, r) => skiff.rt(m, r, 120000),
+    img: (m, r) => skiff.img(m, r, 600000),
+  };
+  const ctdCri: Cri = {
+    name: 'containerd',
+    socket: ctd.socket,
+    rt: (m, r) => ctd.call(ctd.runtime, m, r),
+    img: (m, r) => ctd.call(ctd.image, m, r),
+  };
   try {
     for (const c of [skiffCri, ctdCri]) {
       await c.img('PullImage', { image: { image } });
@@ -232,15 +269,33 @@ async function main(): Promise<void> {
     }
     const rows: [string, () => string][] = [
       ['podSeq', () => row('RunPodSandbox sequential, median', median(s['podSeq']!), median(fSeq), median(k['podSeq']!))],
-      ['podSeq', () => row('RunPodSandbox sequential, p99', percentile(s['podSeq']!, 99), percentile(fSeq, 99), percentile(k['podSeq']!, 99))],
+      [
+        'podSeq',
+        () => row('RunPodSandbox sequential, p99', percentile(s['podSeq']!, 99), percentile(fSeq, 99), percentile(k['podSeq']!, 99)),
+      ],
       ['podPar', () => row('RunPodSandbox 10 at a time, median', median(s['podPar']!), median(fPar), median(k['podPar']!))],
-      ['podPar', () => row('RunPodSandbox 10 at a time, p99', percentile(s['podPar']!, 99), percentile(fPar, 99), percentile(k['podPar']!, 99))],
+      [
+        'podPar',
+        () => row('RunPodSandbox 10 at a time, p99', percentile(s['podPar']!, 99), percentile(fPar, 99), percentile(k['podPar']!, 99)),
+      ],
       ['podCtr', () => row('pod + container to running, median', median(s['podCtr']!), median(fPodCtr), median(k['podCtr']!))],
-      ['podCtr', () => row('pod + container to running, p99', percentile(s['podCtr']!, 99), percentile(fPodCtr, 99), percentile(k['podCtr']!, 99))],
+      [
+        'podCtr',
+        () => row('pod + container to running, p99', percentile(s['podCtr']!, 99), percentile(fPodCtr, 99), percentile(k['podCtr']!, 99)),
+      ],
       ['ctr', () => row('container create + start, median', median(s['ctr']!), median(fCtr), median(k['ctr']!))],
       ['exec', () => row('ExecSync `true`, median', median(s['exec']!), median(fExec), median(k['exec']!))],
       ['list', () => row(`ListContainers at ${LIST_PODS} pods, median`, median(s['list']!), undefined, median(k['list']!))],
-      ['list64k', () => row(`ListContainers at ${LIST_PODS} pods, grpc-js 64 KiB client window, median`, median(s['list64k']!), undefined, median(k['list64k']!))],
+      [
+        'list64k',
+        () =>
+          row(
+            `ListContainers at ${LIST_PODS} pods, grpc-js 64 KiB client window, median`,
+            median(s['list64k']!),
+            undefined,
+            median(k['list64k']!),
+          ),
+      ],
     ];
     const lines = [
       `bench/pod-start: ${N} pods per row, ListContainers over ${LIST_PODS} pods with one container each`,

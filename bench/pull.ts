@@ -6,8 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { TestDaemon } from '../test/support/daemon.js';
-import { buildImage, layer, pushImage, type BuiltImage } from '../test/support/images.js';
+import { buildImage, type BuiltImage, layer, pushImage } from '../test/support/images.js';
 import { TestRegistry } from '../test/support/registry.js';
 import type { TarEntry } from '../test/support/tar-writer.js';
 import { Containerd } from './harness/containerd.js';
@@ -82,7 +83,9 @@ async function main(): Promise<void> {
     }
     const mb = (compressed / 1e6).toFixed(0);
     process.stdout.write(`\nbench/pull: ${LAYERS} layers, ${mb} MB compressed, median of ${RUNS} runs\n\n${TABLE_HEADER}\n`);
-    process.stdout.write(row(`PullImage (${mb} MB, ${LAYERS} layers)`, median(times.skiff), median(times.floor), median(times.containerd)) + '\n');
+    process.stdout.write(
+      row(`PullImage (${mb} MB, ${LAYERS} layers)`, median(times.skiff), median(times.floor), median(times.containerd)) + '\n',
+    );
   } finally {
     await containerd?.stop();
     await skiff.destroy();

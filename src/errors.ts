@@ -33,7 +33,7 @@ export const internal = (m: string, o?: Cause): SkiffError => new SkiffError('In
 /** Node system errors carry a string `code` (ENOENT, EEXIST…). */
 export function errnoCode(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err) {
-    const code = (err as { code: unknown }).code;
+    const code = err.code;
     return typeof code === 'string' ? code : undefined;
   }
   return undefined;

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
+
 import { checkHost } from './config/check-host.js';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from './config/load.js';
 import { renderDefaultConfig } from './config/render.js';
@@ -23,7 +24,8 @@ program
       const { config, source } = loadConfig(opts.config, opts);
       const runtimes = checkHost(config, source ?? '(defaults)');
       const log = createLogger(config.logLevel);
-      for (const r of runtimes.filter((x) => !x.available)) log.warn({ runtime: r.name, problem: r.problem }, 'optional runtime handler unavailable');
+      for (const r of runtimes.filter((x) => !x.available))
+        log.warn({ runtime: r.name, problem: r.problem }, 'optional runtime handler unavailable');
       stop = await bootDaemon(config, source, runtimes, log);
       let stopping = false;
       const onSignal = (signal: NodeJS.Signals): void => {

@@ -1,10 +1,12 @@
 // Debian's containerd (with its CRI plugin) in a temporary directory: the peer
 // every benchmark measures against in the same run.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import * as grpc from '@grpc/grpc-js';
+
 import { loadCriProto } from '../../src/server/proto.js';
 import { unaryCall } from '../../test/support/unary-call.js';
 
@@ -24,17 +26,25 @@ export class Containerd {
   }
 
   /** Starts containerd; `registryHosts` get plain-HTTP hosts.toml entries. */
-  static async start(options: { registryHosts?: string[]; mirrors?: Record<string, string>; cniConfDir?: string; pauseImage?: string } = {}): Promise<Containerd> {
+  static async start(
+    options: { registryHosts?: string[]; mirrors?: Record<string, string>; cniConfDir?: string; pauseImage?: string } = {},
+  ): Promise<Containerd> {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'skiff-bench-containerd-'));
     const socket = path.join(dir, 'containerd.sock');
     const certs = path.join(dir, 'certs.d');
     for (const host of options.registryHosts ?? []) {
       await fs.mkdir(path.join(certs, host), { recursive: true });
-      await fs.writeFile(path.join(certs, host, 'hosts.toml'), `server = "http://${host}"\n[host."http://${host}"]\n  capabilities = ["pull", "resolve"]\n`);
+      await fs.writeFile(
+        path.join(certs, host, 'hosts.toml'),
+        `server = "http://${host}"\n[host."http://${host}"]\n  capabilities = ["pull", "resolve"]\n`,
+      );
     }
     for (const [upstream, local] of Object.entries(options.mirrors ?? {})) {
       await fs.mkdir(path.join(certs, upstream), { recursive: true });
-      await fs.writeFile(path.join(certs, upstream, 'hosts.toml'), `server = "https://${upstream}"\n[host."http://${local}"]\n  capabilities = ["pull", "resolve"]\n`);
+      await fs.writeFile(
+        path.join(certs, upstream, 'hosts.toml'),
+        `server = "https://${upstream}"\n[host."http://${local}"]\n  capabilities = ["pull", "resolve"]\n`,
+      );
     }
     const cri = 'plugins."io.containerd.grpc.v1.cri"';
     const config = [
@@ -63,9 +73,11 @@ export class Containerd {
     ].join('\n');
     await fs.writeFile(path.join(dir, 'config.toml'), config + '\n');
     const output = { text: '' };
-    const child = spawn('/usr/bin/containerd', ['--config', path.join(dir, 'config.toml'), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.on('data', (d: Buffer) => (output.text += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (output.text += d.toString()));
+    const child = spawn('/usr/bin/containerd', ['--config', path.join(dir, 'config.toml'), '--log-level', 'warn'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', (d: Buffer) => (output.text += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output.text += d.toString()));
     const c = new Containerd(dir, socket, child, output);
     const deadline = Date.now() + 20000;
     for (;;) {

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { runChecked } from '../../src/host/run.js';
 import { launchContainer } from '../../src/runtime/conmon.js';
 import { RuncClient } from '../../src/runtime/runc.js';
@@ -15,7 +16,14 @@ import { RuncClient } from '../../src/runtime/runc.js';
 function runPlugin(type: string, command: 'ADD' | 'DEL', netns: string, id: string, ifname: string, config: object): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(`/usr/lib/cni/${type}`, [], {
-      env: { PATH: process.env['PATH'], CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: ifname, CNI_PATH: '/usr/lib/cni' },
+      env: {
+        PATH: process.env['PATH'],
+        CNI_COMMAND: command,
+        CNI_CONTAINERID: id,
+        CNI_NETNS: netns,
+        CNI_IFNAME: ifname,
+        CNI_PATH: '/usr/lib/cni',
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let out = '';
@@ -90,8 +98,20 @@ export class Floor {
     await runPlugin('bridge', 'ADD', netns, id, 'eth0', this.netConfig('bridge'));
     const bundle = path.join(this.dir, 'pods', id);
     await fs.mkdir(bundle, { recursive: true });
-    await fs.writeFile(path.join(bundle, 'config.json'), JSON.stringify(this.spec(path.join(this.dir, 'pause', 'rootfs'), ['/pause', '-P'], netns, `/skiff-bench-floor/${id}`)));
-    await launchContainer({ conmonPath: '/usr/bin/conmon', runtimePath: '/usr/sbin/runc', runtimeRoot: path.join(this.dir, 'runc'), id, bundle, logPath: path.join(bundle, 'log'), exitDir: path.join(this.dir, 'exits'), socketDir: path.join(this.dir, 'sock') });
+    await fs.writeFile(
+      path.join(bundle, 'config.json'),
+      JSON.stringify(this.spec(path.join(this.dir, 'pause', 'rootfs'), ['/pause', '-P'], netns, `/skiff-bench-floor/${id}`)),
+    );
+    await launchContainer({
+      conmonPath: '/usr/bin/conmon',
+      runtimePath: '/usr/sbin/runc',
+      runtimeRoot: path.join(this.dir, 'runc'),
+      id,
+      bundle,
+      logPath: path.join(bundle, 'log'),
+      exitDir: path.join(this.dir, 'exits'),
+      socketDir: path.join(this.dir, 'sock'),
+    });
     await this.runc.start(id);
     this.pods.push({ name, id });
   }
@@ -102,13 +122,32 @@ export class Floor {
     const bundle = path.join(this.dir, 'ctrs', id);
     const rootfs = path.join(bundle, 'rootfs');
     for (const d of [rootfs, path.join(bundle, 'upper'), path.join(bundle, 'work')]) await fs.mkdir(d, { recursive: true });
-    await runChecked('mount', ['-t', 'overlay', '-o', `lowerdir=${path.join(this.dir, 'busybox')},upperdir=${path.join(bundle, 'upper')},workdir=${path.join(bundle, 'work')}`, 'overlay', rootfs]);
+    await runChecked('mount', [
+      '-t',
+      'overlay',
+      '-o',
+      `lowerdir=${path.join(this.dir, 'busybox')},upperdir=${path.join(bundle, 'upper')},workdir=${path.join(bundle, 'work')}`,
+      'overlay',
+      rootfs,
+    ]);
     this.containers.push({ id, rootfs });
-    const spec = this.spec(rootfs, ['/bin/sleep', '100000'], '', `/skiff-bench-floor/${id}`) as { root: { readonly: boolean }; linux: { namespaces: { type: string }[] } };
+    const spec = this.spec(rootfs, ['/bin/sleep', '100000'], '', `/skiff-bench-floor/${id}`) as {
+      root: { readonly: boolean };
+      linux: { namespaces: { type: string }[] };
+    };
     spec.root.readonly = false;
     spec.linux.namespaces = spec.linux.namespaces.map((n) => (n.type === 'network' ? { type: 'network' } : n));
     await fs.writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
-    await launchContainer({ conmonPath: '/usr/bin/conmon', runtimePath: '/usr/sbin/runc', runtimeRoot: path.join(this.dir, 'runc'), id, bundle, logPath: path.join(bundle, 'log'), exitDir: path.join(this.dir, 'exits'), socketDir: path.join(this.dir, 'sock') });
+    await launchContainer({
+      conmonPath: '/usr/bin/conmon',
+      runtimePath: '/usr/sbin/runc',
+      runtimeRoot: path.join(this.dir, 'runc'),
+      id,
+      bundle,
+      logPath: path.join(bundle, 'log'),
+      exitDir: path.join(this.dir, 'exits'),
+      socketDir: path.join(this.dir, 'sock'),
+    });
     await runChecked('/usr/sbin/runc', ['--root', path.join(this.dir, 'runc'), 'start', id]);
     return id;
   }
@@ -130,7 +169,8 @@ export class Floor {
     }
     spawnSync('ip', ['link', 'del', this.bridge]);
     spawnSync('rmdir', ['/sys/fs/cgroup/memory/skiff-bench-floor']);
-    for (const c of ['cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'blkio', 'pids', 'systemd', 'unified', 'net_cls', 'perf_event']) spawnSync('rmdir', [`/sys/fs/cgroup/${c}/skiff-bench-floor`]);
+    for (const c of ['cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'blkio', 'pids', 'systemd', 'unified', 'net_cls', 'perf_event'])
+      spawnSync('rmdir', [`/sys/fs/cgroup/${c}/skiff-bench-floor`]);
     await fs.rm(this.dir, { recursive: true, force: true });
   }
 }

@@ -11,6 +11,7 @@
 // others depending on the bytes the connection carried before — an artifact
 // of this client that kubelet does not have, reported beside for reference.
 import * as grpc from '@grpc/grpc-js';
+
 import { loadCriProto } from '../../src/server/proto.js';
 import { unaryCall } from '../../test/support/unary-call.js';
 import { timed } from './stats.js';

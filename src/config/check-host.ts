@@ -1,4 +1,5 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
+
 import { ConfigError } from './load.js';
 import type { SkiffConfig } from './schema.js';
 

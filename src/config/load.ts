@@ -1,13 +1,15 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+
 import { parse as parseToml } from 'smol-toml';
+
 import { errnoCode } from '../errors.js';
 import {
+  type ConfigValue,
   DEFAULT_RUNTIMES,
   OPTIONS,
-  RUNTIME_FIELDS,
-  type ConfigValue,
   type OptionSpec,
+  RUNTIME_FIELDS,
   type RuntimeHandlerConfig,
   type SkiffConfig,
   type ValueType,
@@ -72,7 +74,7 @@ export function defaultConfig(): SkiffConfig {
 export function parseConfig(text: string, file: string): SkiffConfig {
   let doc: Table;
   try {
-    doc = parseToml(text) as Table;
+    doc = parseToml(text);
   } catch (err) {
     throw new ConfigError(file, undefined, `invalid TOML: ${(err as Error).message.split('\n')[0]}`);
   }
@@ -126,7 +128,11 @@ export function parseConfig(text: string, file: string): SkiffConfig {
     streaming: { address: str('streaming.address'), port: values.get('streaming.port') as number },
   };
   if (!(config.defaultRuntime in config.runtimes)) {
-    throw new ConfigError(file, 'default_runtime', `"${config.defaultRuntime}" is not a configured runtime (have: ${Object.keys(config.runtimes).join(', ') || 'none'})`);
+    throw new ConfigError(
+      file,
+      'default_runtime',
+      `"${config.defaultRuntime}" is not a configured runtime (have: ${Object.keys(config.runtimes).join(', ') || 'none'})`,
+    );
   }
   return config;
 }

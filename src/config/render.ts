@@ -1,10 +1,11 @@
 import { stringify } from 'smol-toml';
+
 import { DEFAULT_RUNTIMES, OPTIONS, RUNTIME_FIELDS } from './schema.js';
 
 /** The full default configuration as TOML, one comment per option. */
 export function renderDefaultConfig(): string {
   const lines: string[] = ['# Skiff configuration. Every option is shown with its default value.', ''];
-  const sections = new Map<string, typeof OPTIONS[number][]>();
+  const sections = new Map<string, (typeof OPTIONS)[number][]>();
   for (const opt of OPTIONS) {
     const section = opt.key.slice(0, -1).join('.');
     sections.set(section, [...(sections.get(section) ?? []), opt]);

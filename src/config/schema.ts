@@ -66,16 +66,36 @@ export const OPTIONS: readonly OptionSpec[] = [
     doc: 'cgroup manager reported to kubelet; systemd needs a running systemd.',
   },
   { key: ['conmon_path'], type: path_, default: '/usr/bin/conmon', doc: 'The conmon binary that monitors each container.' },
-  { key: ['pause_image'], type: { kind: 'string' }, default: 'registry.k8s.io/pause:3.10', doc: 'Infra container image; never garbage-collected (pinned).' },
-  { key: ['default_runtime'], type: { kind: 'string' }, default: 'runc', doc: 'Runtime handler used when a pod names none; must be in [runtimes].' },
+  {
+    key: ['pause_image'],
+    type: { kind: 'string' },
+    default: 'registry.k8s.io/pause:3.10',
+    doc: 'Infra container image; never garbage-collected (pinned).',
+  },
+  {
+    key: ['default_runtime'],
+    type: { kind: 'string' },
+    default: 'runc',
+    doc: 'Runtime handler used when a pod names none; must be in [runtimes].',
+  },
   {
     key: ['infra_container'],
     type: { kind: 'enum', values: INFRA_MODES },
     default: 'when-needed',
     doc: 'Pause process per pod: "when-needed" (shared PID namespace only; others pin namespaces) or "always".',
   },
-  { key: ['cni', 'bin_dirs'], type: { kind: 'paths' }, default: ['/usr/lib/cni', '/opt/cni/bin'], doc: 'Directories searched, in order, for CNI plugin binaries.' },
-  { key: ['cni', 'conf_dir'], type: path_, default: '/etc/cni/net.d', doc: 'Directory holding the CNI network configuration (first file in lexical order wins).' },
+  {
+    key: ['cni', 'bin_dirs'],
+    type: { kind: 'paths' },
+    default: ['/usr/lib/cni', '/opt/cni/bin'],
+    doc: 'Directories searched, in order, for CNI plugin binaries.',
+  },
+  {
+    key: ['cni', 'conf_dir'],
+    type: path_,
+    default: '/etc/cni/net.d',
+    doc: 'Directory holding the CNI network configuration (first file in lexical order wins).',
+  },
   {
     key: ['registry', 'config_dir'],
     type: path_,
@@ -88,9 +108,24 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 300,
     doc: 'A layer download that receives no bytes for this many seconds fails the pull.',
   },
-  { key: ['image', 'max_concurrent_layers'], type: { kind: 'int', min: 1, max: 32 }, default: 3, doc: 'Layers of one pull downloaded and unpacked at once.' },
-  { key: ['streaming', 'address'], type: { kind: 'string' }, default: '127.0.0.1', doc: 'Address of the exec/attach/port-forward streaming server.' },
-  { key: ['streaming', 'port'], type: { kind: 'int', min: 0, max: 65535 }, default: 0, doc: 'Port of the streaming server; 0 picks a free one.' },
+  {
+    key: ['image', 'max_concurrent_layers'],
+    type: { kind: 'int', min: 1, max: 32 },
+    default: 3,
+    doc: 'Layers of one pull downloaded and unpacked at once.',
+  },
+  {
+    key: ['streaming', 'address'],
+    type: { kind: 'string' },
+    default: '127.0.0.1',
+    doc: 'Address of the exec/attach/port-forward streaming server.',
+  },
+  {
+    key: ['streaming', 'port'],
+    type: { kind: 'int', min: 0, max: 65535 },
+    default: 0,
+    doc: 'Port of the streaming server; 0 picks a free one.',
+  },
 ];
 
 /** Fields of one `[runtimes.<name>]` table. */

@@ -24,7 +24,18 @@ export function baseContainerConfig(name: string, image: string): ContainerConfi
     stdinOnce: false,
     tty: false,
     linux: {
-      resources: { cpuPeriod: 0, cpuQuota: 0, cpuShares: 0, memoryLimitInBytes: 0, oomScoreAdj: 0, cpusetCpus: '', cpusetMems: '', hugepageLimits: [], unified: {}, memorySwapLimitInBytes: 0 },
+      resources: {
+        cpuPeriod: 0,
+        cpuQuota: 0,
+        cpuShares: 0,
+        memoryLimitInBytes: 0,
+        oomScoreAdj: 0,
+        cpusetCpus: '',
+        cpusetMems: '',
+        hugepageLimits: [],
+        unified: {},
+        memorySwapLimitInBytes: 0,
+      },
       securityContext: {
         capabilities: { add: [], drop: [] },
         privileged: false,

@@ -4,6 +4,7 @@
 // container both go through here.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+
 import type { HostMounts } from '../host/mount.js';
 import type { CgroupOps } from '../runtime/oci-runtime.js';
 import type { OverlaySnapshotter } from '../snapshot/overlay-snapshotter.js';

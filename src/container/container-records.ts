@@ -1,4 +1,5 @@
 import path from 'node:path';
+
 import { filterById, RecordStore } from '../store/record-store.js';
 import { CONTAINER_SCHEMA, type ContainerRecord, type ContainerState, type ContainerStatusFields, withStatus } from './record.js';
 

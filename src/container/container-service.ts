@@ -3,8 +3,10 @@
 // each operation to the module that does it: create.ts, start.ts,
 // stop-ladder.ts, exits.ts, exec-sync.ts, recovery.ts.
 import { promises as fs } from 'node:fs';
+
 import { failedPrecondition, SkiffError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { ExecResult } from '../runtime/runc.js';
 import type { SandboxRecord } from '../sandbox/types.js';
 import { KeyedMutex } from '../store/keyed-mutex.js';
 import { NameReservations } from '../store/name-reservations.js';
@@ -19,7 +21,6 @@ import { recoverContainers } from './recovery.js';
 import { startContainer } from './start.js';
 import { stopContainer } from './stop-ladder.js';
 import type { ContainerConfig, ContainerResources } from './types.js';
-import type { ExecResult } from '../runtime/runc.js';
 
 export type { ContainerFilter } from './container-records.js';
 
@@ -87,7 +88,7 @@ export class ContainerService {
 
   /** The stop signal, `timeoutSec` grace, SIGKILL, then every process of the cgroup. Returns once exited. */
   stop(id: string, timeoutSec: number, log: Logger = this.deps.log): Promise<void> {
-    return stopContainer(this.records, this.exits, this.deps, id, timeoutSec, log);
+    return stopContainer(this.records, this.exits, this.deps, id, timeoutSec, log, this.deps.stopTimings);
   }
 
   async remove(id: string, log: Logger = this.deps.log): Promise<void> {
@@ -109,11 +110,21 @@ export class ContainerService {
   }
 
   async stopAll(sandboxId: string, log: Logger = this.deps.log): Promise<void> {
-    await Promise.all(this.records.all().filter((r) => r.sandboxId === sandboxId).map((r) => this.stop(r.id, 0, log)));
+    await Promise.all(
+      this.records
+        .all()
+        .filter((r) => r.sandboxId === sandboxId)
+        .map((r) => this.stop(r.id, 0, log)),
+    );
   }
 
   async removeAll(sandboxId: string, log: Logger = this.deps.log): Promise<void> {
-    await Promise.all(this.records.all().filter((r) => r.sandboxId === sandboxId).map((r) => this.remove(r.id, log)));
+    await Promise.all(
+      this.records
+        .all()
+        .filter((r) => r.sandboxId === sandboxId)
+        .map((r) => this.remove(r.id, log)),
+    );
   }
 
   execSync(id: string, cmd: string[], timeoutSec: number, signal: AbortSignal): Promise<ExecResult> {
@@ -123,7 +134,11 @@ export class ContainerService {
   async reopenLog(id: string): Promise<void> {
     const record = this.resolve(id);
     if (record.status.state !== 'running') throw failedPrecondition(`container ${record.id} is not running`);
-    const inode = (): Promise<number | undefined> => fs.stat(record.logPath).then((s) => s.ino, () => undefined);
+    const inode = (): Promise<number | undefined> =>
+      fs.stat(record.logPath).then(
+        (s) => s.ino,
+        () => undefined,
+      );
     const before = await inode();
     await this.deps.monitor.reopenLog(record.bundle);
     // The monitor reopens asynchronously: answer once the new file is there (kubelet checks at once).
@@ -142,7 +157,8 @@ export class ContainerService {
     await this.locks.run(found.id, async () => {
       const record = this.records.get(found.id);
       const state = record?.status.state;
-      if (!record || (state !== 'running' && state !== 'created')) throw failedPrecondition(`container ${found.id} is ${state ?? 'removed'}`);
+      if (!record || (state !== 'running' && state !== 'created'))
+        throw failedPrecondition(`container ${found.id} is ${state ?? 'removed'}`);
       if (state === 'running') await this.deps.runtimes.get(record.runtimeHandler).update(record.id, oci);
       await this.records.setStatus(record.id, { resources });
       // A created container picks the new values up when it starts.
@@ -156,7 +172,15 @@ export class ContainerService {
   async verboseInfo(record: ContainerRecord): Promise<ContainerVerboseInfo> {
     const runtimeSpec = await this.deps.bundles.readSpec(bundleRefOf(record)).catch(() => null);
     const { pid, conmonPid } = record.status;
-    return { pid, conmonPid, sandboxId: record.sandboxId, runtimeHandler: record.runtimeHandler, bundle: record.bundle, cgroupsPath: record.cgroupsPath, runtimeSpec };
+    return {
+      pid,
+      conmonPid,
+      sandboxId: record.sandboxId,
+      runtimeHandler: record.runtimeHandler,
+      bundle: record.bundle,
+      cgroupsPath: record.cgroupsPath,
+      runtimeSpec,
+    };
   }
 
   /** Start-up reconciliation; then exits are watched. */

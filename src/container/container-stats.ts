@@ -1,13 +1,13 @@
 import type { Logger } from '../log.js';
+import { type InterfaceCounters, podSideCounters } from '../network/host-veth.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
 import type { OverlaySnapshotter } from '../snapshot/overlay-snapshotter.js';
-import { readCgroupStats, type CgroupStats } from '../stats/cgroup-stats.js';
+import { type CgroupStats, readCgroupStats } from '../stats/cgroup-stats.js';
 import { CpuRateTracker } from '../stats/cpu-rate.js';
 import { UsageCache } from '../stats/dir-usage.js';
+import { nowNsBig } from '../time.js';
 import type { ContainerService } from './container-service.js';
 import type { ContainerRecord } from './record.js';
-import { podSideCounters, type InterfaceCounters } from '../network/host-veth.js';
-import { nowNsBig } from '../time.js';
 
 export interface ContainerUsage {
   record: ContainerRecord;
@@ -49,7 +49,7 @@ export class ContainerStats {
     let writable: ContainerUsage['writable'];
     if (active) {
       const usage = await this.layers.get(this.snapshots.upperDir(active)).catch((err: unknown) => {
-        this.log.debug({ err: (err as Error).message }, 'writable layer usage');
+        this.log.debug({ err }, 'writable layer usage');
         return undefined;
       });
       if (usage) writable = { ...usage, timestampNs: nowNsBig() };

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+
 import { failedPrecondition, notFound } from '../errors.js';
 import { checkHostPropagation } from '../host/mount-propagation.js';
 import type { Logger } from '../log.js';
@@ -93,7 +94,13 @@ export async function createContainer(
     // A pod that does not share its PID namespace has none to join: PID mode POD means a namespace of its own.
     const specConfig =
       ns.pid === 'POD' && pidPath === undefined
-        ? { ...config, linux: { ...config.linux, securityContext: { ...config.linux.securityContext, namespaceOptions: { ...ns, pid: 'CONTAINER' as const } } } }
+        ? {
+            ...config,
+            linux: {
+              ...config.linux,
+              securityContext: { ...config.linux.securityContext, namespaceOptions: { ...ns, pid: 'CONTAINER' as const } },
+            },
+          }
         : config;
     const spec = buildSpec({
       id,

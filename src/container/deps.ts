@@ -4,6 +4,7 @@ import type { ImageRecord } from '../image/image-store.js';
 import type { Logger } from '../log.js';
 import type { CgroupOps, ContainerMonitor, RuntimeProvider } from '../runtime/oci-runtime.js';
 import type { Bundles } from './bundle.js';
+import type { StopTimings } from './stop-ladder.js';
 
 /** The image side as containers see it. */
 export interface ImageLookup {
@@ -27,4 +28,6 @@ export interface ContainerDeps {
   /** conmon's attach socket links. */
   socketDir: string;
   log: Logger;
+  /** The stop ladder's graces (defaults in stop-ladder.ts). */
+  stopTimings?: StopTimings;
 }

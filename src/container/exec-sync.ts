@@ -1,10 +1,10 @@
 // ExecSync: a command run in a running container with the container's own
 // process settings (user, environment, cwd, capabilities), output bounded.
 import { failedPrecondition, invalidArgument } from '../errors.js';
+import type { RuntimeProvider } from '../runtime/oci-runtime.js';
 import type { ExecResult } from '../runtime/runc.js';
 import type { Bundles } from './bundle.js';
 import { bundleRefOf, type ContainerRecord } from './record.js';
-import type { RuntimeProvider } from '../runtime/oci-runtime.js';
 
 const MAX_EXEC_OUTPUT = 16 * 1024 * 1024;
 

@@ -42,7 +42,8 @@ export class ExitTracker {
     let oom: boolean;
     try {
       // conmon's marker, or the memory cgroup's own counter (either may be missing alone).
-      oom = (await oomKilled(current.bundle).catch(() => false)) || (await this.deps.cgroups.oomKills(current.cgroupsPath).catch(() => 0)) > 0;
+      oom =
+        (await oomKilled(current.bundle).catch(() => false)) || (await this.deps.cgroups.oomKills(current.cgroupsPath).catch(() => 0)) > 0;
       // Every field at once: a status read in between must not see an exit without its reason.
       const finished = dateNs(at);
       const started = BigInt(current.status.startedAt);

@@ -1,4 +1,5 @@
 import path from 'node:path';
+
 import { SkiffError } from '../errors.js';
 import type { HostFeatures } from '../host/features.js';
 import type { ImageRecord } from '../image/image-store.js';
@@ -54,7 +55,12 @@ export class InfraContainers implements InfraRunner {
 
   private bundle(record: SandboxRecord): BundleRef {
     const id = record.status.infra?.containerId ?? record.id;
-    return { id, dir: path.join(this.o.stateDir, 'infra', id), snapshotKey: `infra-${id}`, cgroupsPath: cgroupsPathOf(record.cgroupParent, id) };
+    return {
+      id,
+      dir: path.join(this.o.stateDir, 'infra', id),
+      snapshotKey: `infra-${id}`,
+      cgroupsPath: cgroupsPathOf(record.cgroupParent, id),
+    };
   }
 
   async start(record: SandboxRecord, signal: AbortSignal): Promise<InfraProcess> {

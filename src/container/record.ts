@@ -75,8 +75,8 @@ function fromV0(raw: Raw): ContainerRecord {
     imageAnnotations: config.imageAnnotations ?? {},
     imageRuntimeHandler: config.imageRuntimeHandler ?? '',
   };
-  const str = (k: string, dflt = ''): string => (typeof raw[k] === 'string' ? (raw[k] as string) : dflt);
-  const num = (k: string): number => (typeof raw[k] === 'number' ? (raw[k] as number) : 0);
+  const str = (k: string, dflt = ''): string => (typeof raw[k] === 'string' ? raw[k] : dflt);
+  const num = (k: string): number => (typeof raw[k] === 'number' ? raw[k] : 0);
   return {
     version: CONTAINER_RECORD_VERSION,
     id: str('id'),

@@ -9,7 +9,12 @@ import type { ContainerDeps } from './deps.js';
 import type { ExitTracker } from './exits.js';
 import { bundleRefOf } from './record.js';
 
-export async function recoverContainers(records: ContainerRecords, exits: ExitTracker, deps: ContainerDeps, baseLog: Logger): Promise<void> {
+export async function recoverContainers(
+  records: ContainerRecords,
+  exits: ExitTracker,
+  deps: ContainerDeps,
+  baseLog: Logger,
+): Promise<void> {
   for (const record of records.all()) {
     const log = baseLog.child({ container: record.id });
     const ref = bundleRefOf(record);

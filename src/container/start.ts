@@ -3,6 +3,7 @@
 // container exited with reason StartError, as containerd does.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+
 import { failedPrecondition, SkiffError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { nowNs } from '../time.js';
@@ -12,7 +13,13 @@ import type { ExitTracker } from './exits.js';
 import type { ContainerRecord } from './record.js';
 
 /** Starts a `created` container; the caller holds the container's lock. */
-export async function startContainer(records: ContainerRecords, exits: ExitTracker, deps: ContainerDeps, record: ContainerRecord, callLog: Logger): Promise<void> {
+export async function startContainer(
+  records: ContainerRecords,
+  exits: ExitTracker,
+  deps: ContainerDeps,
+  record: ContainerRecord,
+  callLog: Logger,
+): Promise<void> {
   if (record.status.state !== 'created') throw failedPrecondition(`container ${record.id} is ${record.status.state}, not created`);
   const log = callLog.child({ container: record.id });
   const runtime = deps.runtimes.get(record.runtimeHandler);
@@ -49,7 +56,9 @@ export async function startContainer(records: ContainerRecords, exits: ExitTrack
       ...(launched ? { pid: launched.pid, conmonPid: launched.conmonPid } : {}),
     });
     deps.events.publish({ containerId: record.id, sandboxId: record.sandboxId, type: 'stopped' });
-    throw err instanceof SkiffError ? err : new SkiffError('Internal', `starting container ${record.id}: ${(err as Error).message}`, { cause: err });
+    throw err instanceof SkiffError
+      ? err
+      : new SkiffError('Internal', `starting container ${record.id}: ${(err as Error).message}`, { cause: err });
   }
   deps.events.publish({ containerId: record.id, sandboxId: record.sandboxId, type: 'started' });
   log.info({ pid: launched.pid }, 'container started');

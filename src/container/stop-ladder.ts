@@ -16,6 +16,8 @@ export interface StopTimings {
   cgroupKillGraceMs: number;
 }
 
+const DEFAULT_STOP_TIMINGS: StopTimings = { killGraceMs: KILL_GRACE_MS, cgroupKillGraceMs: CGROUP_KILL_GRACE_MS };
+
 /** Returns once the container is no longer running. Not running (or unknown) is success. */
 export async function stopContainer(
   records: ContainerRecords,
@@ -24,7 +26,7 @@ export async function stopContainer(
   id: string,
   timeoutSec: number,
   log: Logger,
-  timings: StopTimings = { killGraceMs: KILL_GRACE_MS, cgroupKillGraceMs: CGROUP_KILL_GRACE_MS },
+  timings: StopTimings = DEFAULT_STOP_TIMINGS,
 ): Promise<void> {
   const found = records.find(id);
   if (!found || found.status.state !== 'running') return;

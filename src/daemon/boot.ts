@@ -1,19 +1,20 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+
 import type { RuntimeAvailability } from '../config/check-host.js';
 import type { SkiffConfig } from '../config/schema.js';
+import { ContainerStats } from '../container/container-stats.js';
+import { ContainerEventBus } from '../events/container-events.js';
+import { mountPointOf } from '../image/disk-usage.js';
 import type { Logger } from '../log.js';
 import { CniConfigWatcher } from '../network/cni/conf-dir.js';
 import { PodCidrStore } from '../network/pod-cidr.js';
+import type { CriBackend } from '../server/backend.js';
 import { CriServer } from '../server/grpc-server.js';
 import { RUNTIME_VERSION } from '../version.js';
 import { claimSocketPath, InstanceLock } from './instance-lock.js';
 import { startImages } from './start-images.js';
 import { startLifecycle } from './start-lifecycle.js';
-import { ContainerEventBus } from '../events/container-events.js';
-import { ContainerStats } from '../container/container-stats.js';
-import { mountPointOf } from '../image/disk-usage.js';
-import type { CriBackend } from '../server/backend.js';
 
 type Closer = () => Promise<void> | void;
 
@@ -50,7 +51,9 @@ export async function bootDaemon(
     await podCidrs.load();
 
     const cni = new CniConfigWatcher(config.cni.confDir, (state) =>
-      state.ready ? log.info({ file: state.network.file, network: state.network.name }, 'CNI network config loaded') : log.warn({ reason: state.reason }, 'CNI network not ready'),
+      state.ready
+        ? log.info({ file: state.network.file, network: state.network.name }, 'CNI network config loaded')
+        : log.warn({ reason: state.reason }, 'CNI network not ready'),
     );
     await cni.start();
     closers.push(() => cni.stop());
@@ -85,7 +88,10 @@ export async function bootDaemon(
       await fs.rm(config.listen, { force: true });
     });
 
-    log.info({ version: RUNTIME_VERSION, socket: config.listen, config: configSource ?? '(embedded defaults)' }, `skiff ${RUNTIME_VERSION} serving CRI on ${config.listen}`);
+    log.info(
+      { version: RUNTIME_VERSION, socket: config.listen, config: configSource ?? '(embedded defaults)' },
+      `skiff ${RUNTIME_VERSION} serving CRI on ${config.listen}`,
+    );
     return stop;
   } catch (err) {
     await stop();

@@ -1,7 +1,8 @@
-import net from 'node:net';
 import { createHash } from 'node:crypto';
 import { promises as fs, realpathSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
+
 import { errnoCode } from '../errors.js';
 
 /**

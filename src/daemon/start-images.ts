@@ -9,12 +9,19 @@ import { OverlaySnapshotter } from '../snapshot/overlay-snapshotter.js';
 import { RUNTIME_VERSION } from '../version.js';
 
 /** Loads the stores and builds the image service. */
-export async function startImages(config: SkiffConfig, log: Logger): Promise<{ service: ImageService; snapshots: OverlaySnapshotter; close: () => Promise<void> }> {
+export async function startImages(
+  config: SkiffConfig,
+  log: Logger,
+): Promise<{ service: ImageService; snapshots: OverlaySnapshotter; close: () => Promise<void> }> {
   const content = new ContentStore(config.root);
   const snapshots = new OverlaySnapshotter(config.root);
   const images = new ImageStore(config.root, (file, err) => log.error({ file, err }, 'unreadable image record moved aside'));
   await Promise.all([content.init(), snapshots.init(), images.init()]);
-  const registry = new RegistryClient({ hostsDir: config.registry.configDir, log: log.child({ part: 'registry' }), userAgent: `skiff/${RUNTIME_VERSION}` });
+  const registry = new RegistryClient({
+    hostsDir: config.registry.configDir,
+    log: log.child({ part: 'registry' }),
+    userAgent: `skiff/${RUNTIME_VERSION}`,
+  });
   const puller = new ImagePuller({
     registry,
     content,

@@ -1,4 +1,5 @@
 import path from 'node:path';
+
 import type { RuntimeAvailability } from '../config/check-host.js';
 import type { SkiffConfig } from '../config/schema.js';
 import { Bundles } from '../container/bundle.js';

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+
 import { nowNsBig } from '../time.js';
 
 export type ContainerEventType = 'created' | 'started' | 'stopped' | 'deleted';

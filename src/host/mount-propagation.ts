@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+
 import { failedPrecondition } from '../errors.js';
 
 interface MountEntry {
@@ -43,6 +44,8 @@ export function checkHostPropagation(path: string, mode: 'shared' | 'slave'): vo
   const ok = mode === 'shared' ? m.shared : m.shared || m.slave;
   if (!ok) {
     const want = mode === 'shared' ? 'a shared mount (Bidirectional propagation)' : 'a shared or slave mount (HostToContainer propagation)';
-    throw failedPrecondition(`mount source ${path} is on ${m.mountPoint}, which is not ${want}; make it shared with "mount --make-rshared ${m.mountPoint}"`);
+    throw failedPrecondition(
+      `mount source ${path} is on ${m.mountPoint}, which is not ${want}; make it shared with "mount --make-rshared ${m.mountPoint}"`,
+    );
   }
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+
 import { errnoCode } from '../errors.js';
-import { runChecked, run } from './run.js';
+import { run, runChecked } from './run.js';
 
 // mount(8) and umount(8): Node has no mount syscalls. Each call is ~2-5 ms.
 

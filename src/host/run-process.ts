@@ -5,6 +5,7 @@
 // holds the pipes (a background job of an exec) gets a short grace, then the
 // pipes are closed on our side.
 import { constants as osConstants } from 'node:os';
+
 import { SkiffError } from '../errors.js';
 import { CappedSink } from './capped-sink.js';
 import { type Child, spawnChild } from './spawn.js';

@@ -3,13 +3,14 @@
 // as the daemon grows; native/spawner.c is a tiny helper that forks instead and
 // relays the child's pipes. When it is missing (not built) or dies, children
 // are started by Node as before: same interface, slower.
-import { spawn as nodeSpawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn as nodeSpawn, spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { accessSync, constants as fsConstants } from 'node:fs';
+import type { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import type { Socket } from 'node:net';
+
 import { REPO_ROOT } from '../version.js';
 
 export type StdioMode = 'ignore' | 'pipe' | 'inherit';
@@ -326,7 +327,12 @@ class HelperChild extends EventEmitter implements Child {
 
   onFailed(errno: number): void {
     const code = ERRNO_NAMES.get(errno) ?? `E${errno}`;
-    const err = Object.assign(new Error(`spawn ${this.file} ${code}`), { errno: -errno, code, syscall: `spawn ${this.file}`, path: this.file });
+    const err = Object.assign(new Error(`spawn ${this.file} ${code}`), {
+      errno: -errno,
+      code,
+      syscall: `spawn ${this.file}`,
+      path: this.file,
+    });
     for (const s of this.stdio) s?.destroy();
     this.finish();
     this.emit('error', err);

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+
 import { errnoCode, SkiffError } from '../errors.js';
 import { fsyncDir } from '../store/atomic-file.js';
 
@@ -90,7 +91,13 @@ export class ContentStore {
    * `abort()` drops the ingest.
    */
   createIngest(digest: string, what: string, expectedSize?: number): BlobIngest {
-    return new BlobIngest(path.join(this.ingestDir, `${digestHex(digest)}.${randomBytes(4).toString('hex')}`), this.blobPath(digest), digest, what, expectedSize);
+    return new BlobIngest(
+      path.join(this.ingestDir, `${digestHex(digest)}.${randomBytes(4).toString('hex')}`),
+      this.blobPath(digest),
+      digest,
+      what,
+      expectedSize,
+    );
   }
 
   async delete(digest: string): Promise<void> {
@@ -166,10 +173,26 @@ export class BlobIngest extends Transform {
 }
 
 /** Downloads a whole stream into the store (used when nothing else consumes it). */
-export async function ingestStream(store: ContentStore, source: Readable, digest: string, what: string, size?: number, signal?: AbortSignal): Promise<void> {
+export async function ingestStream(
+  store: ContentStore,
+  source: Readable,
+  digest: string,
+  what: string,
+  size?: number,
+  signal?: AbortSignal,
+): Promise<void> {
   const ingest = store.createIngest(digest, what, size);
   try {
-    await pipeline(source, ingest, async function* (s: AsyncIterable<Buffer>) { for await (const _ of s) { /* drain */ } }, signal ? { signal } : {});
+    await pipeline(
+      source,
+      ingest,
+      async (s: AsyncIterable<Buffer>) => {
+        for await (const _ of s) {
+          /* drain */
+        }
+      },
+      signal ? { signal } : {},
+    );
     await ingest.commit();
   } catch (err) {
     await ingest.abort();

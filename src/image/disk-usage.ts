@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+
 import { errnoCode } from '../errors.js';
 
 export interface DiskUsage {

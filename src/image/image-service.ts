@@ -1,9 +1,10 @@
 import path from 'node:path';
+
 import { SkiffError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { OverlaySnapshotter } from '../snapshot/overlay-snapshotter.js';
 import type { ContentStore } from './content-store.js';
-import { diskUsage, mountPointOf, type DiskUsage } from './disk-usage.js';
+import { type DiskUsage, diskUsage, mountPointOf } from './disk-usage.js';
 import type { ImageRecord, ImageStore } from './image-store.js';
 import type { ImagePuller } from './puller.js';
 import { formatReference, parseReference, repositoryOf } from './reference.js';
@@ -44,15 +45,22 @@ export class ImageService {
     }
   }
 
-  async pull(reference: string, credentials: RegistryCredentials | undefined, signal: AbortSignal): Promise<ImageRecord> {
+  async pull(
+    reference: string,
+    credentials: RegistryCredentials | undefined,
+    signal: AbortSignal,
+    log: Logger = this.log,
+  ): Promise<ImageRecord> {
     const ref = parseReference(reference);
+    const started = Date.now();
     try {
       const record = await this.puller.pull(ref, credentials, signal);
       this.fsCache = undefined;
+      log.info({ image: reference, id: record.id, ms: Date.now() - started }, 'image pulled');
       return record;
     } catch (err) {
       // Nothing of a failed pull stays behind: blobs and snapshots no image uses go.
-      await this.collectGarbage().catch((gcErr: unknown) => this.log.warn({ err: gcErr }, 'garbage collection after a failed pull'));
+      await this.collectGarbage().catch((gcErr: unknown) => log.warn({ err: gcErr }, 'garbage collection after a failed pull'));
       throw err;
     }
   }
@@ -67,7 +75,10 @@ export class ImageService {
       parsedOk = true;
       byName = ref.digest ? this.images.findByName(`${repositoryOf(ref)}@${ref.digest}`) : this.images.findByName(formatReference(ref));
       // name@digest also finds an image by its platform manifest digest.
-      if (!byName && ref.digest) byName = this.images.list().find((r) => r.manifestDigest === ref.digest && r.repoDigests.some((d) => d.startsWith(`${repositoryOf(ref)}@`)));
+      if (!byName && ref.digest)
+        byName = this.images
+          .list()
+          .find((r) => r.manifestDigest === ref.digest && r.repoDigests.some((d) => d.startsWith(`${repositoryOf(ref)}@`)));
     } catch (err) {
       if (!SHORT_ID.test(reference) && !reference.startsWith('sha256:')) throw err;
     }

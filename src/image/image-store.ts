@@ -1,4 +1,5 @@
 import path from 'node:path';
+
 import { type RecordSchema, RecordStore } from '../store/record-store.js';
 import type { ImageConfig } from './oci-types.js';
 
@@ -35,7 +36,8 @@ const IMAGE_SCHEMA: RecordSchema<ImageRecord> = {
   version: IMAGE_RECORD_VERSION,
   migrate(raw) {
     const record = { ...raw, version: IMAGE_RECORD_VERSION } as unknown as ImageRecord;
-    if (typeof record.id !== 'string' || !Array.isArray(record.layers) || !Array.isArray(record.repoTags)) throw new Error('not an image record');
+    if (typeof record.id !== 'string' || !Array.isArray(record.layers) || !Array.isArray(record.repoTags))
+      throw new Error('not an image record');
     return record;
   },
 };

@@ -18,16 +18,11 @@
 // Among equally good entries the first in the index wins.
 
 import { SkiffError } from '../errors.js';
-import { MEDIA, type Descriptor, type ImageIndex, type Platform } from './oci-types.js';
+import { type Descriptor, type ImageIndex, MEDIA, type Platform } from './oci-types.js';
 
 export const DEFAULT_PLATFORM: Platform = { os: 'linux', architecture: 'amd64' };
 
-const IMAGE_MEDIA_TYPES: ReadonlySet<string> = new Set([
-  MEDIA.ociManifest,
-  MEDIA.dockerManifest,
-  MEDIA.ociIndex,
-  MEDIA.dockerManifestList,
-]);
+const IMAGE_MEDIA_TYPES: ReadonlySet<string> = new Set([MEDIA.ociManifest, MEDIA.dockerManifest, MEDIA.ociIndex, MEDIA.dockerManifestList]);
 const REFERENCE_TYPE_ANNOTATION = 'vnd.docker.reference.type';
 const ATTESTATION = 'attestation-manifest';
 

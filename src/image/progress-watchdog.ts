@@ -1,4 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
+
 import { SkiffError } from '../errors.js';
 
 /**

@@ -2,16 +2,17 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+
 import { SkiffError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { chainIds } from '../snapshot/chain-id.js';
 import type { OverlaySnapshotter } from '../snapshot/overlay-snapshotter.js';
-import { DigestMismatchError, sha256Digest, type ContentStore } from './content-store.js';
+import { type ContentStore, DigestMismatchError, sha256Digest } from './content-store.js';
 import { IMAGE_RECORD_VERSION, type ImageLayer, type ImageRecord, type ImageStore } from './image-store.js';
-import { MEDIA, type ImageConfig, type ImageIndex, type ImageManifest } from './oci-types.js';
+import { type ImageConfig, type ImageIndex, type ImageManifest, MEDIA } from './oci-types.js';
 import { selectManifest } from './platform.js';
 import { ProgressWatchdog } from './progress-watchdog.js';
-import { formatReference, repositoryOf, type ImageReference } from './reference.js';
+import { formatReference, type ImageReference, repositoryOf } from './reference.js';
 import type { RegistryClient } from './registry/client.js';
 import type { RegistryCredentials } from './registry/credentials.js';
 import { SharedOperations } from './shared-operation.js';
@@ -46,7 +47,7 @@ function parseJson<T>(bytes: Buffer, what: string): T {
   try {
     return JSON.parse(bytes.toString('utf8')) as T;
   } catch (err) {
-    throw new SkiffError('FailedPrecondition', `${what} is not valid JSON: ${(err as Error).message}`);
+    throw new SkiffError('FailedPrecondition', `${what} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -85,7 +86,6 @@ export class ImagePuller {
 
   private async doPull(ref: ImageReference, credentials: RegistryCredentials | undefined, signal: AbortSignal): Promise<ImageRecord> {
     const name = formatReference(ref);
-    const started = Date.now();
     const opts = { ...(credentials ? { credentials } : {}), signal };
     const releases: (() => void)[] = [];
     try {
@@ -98,7 +98,7 @@ export class ImagePuller {
       const topDoc = parseJson<ImageIndex & ImageManifest>(top.bytes, `manifest of ${name}`);
       if (INDEX_TYPES.has(top.mediaType) || (topDoc.manifests !== undefined && topDoc.config === undefined)) {
         indexDigest = top.digest;
-        const chosen = selectManifest(topDoc as ImageIndex);
+        const chosen = selectManifest(topDoc);
         const m = await this.o.registry.getManifest(ref, chosen.digest, opts);
         releases.push(this.lease([m.digest]));
         await this.o.content.putVerified(m.digest, m.bytes, `manifest ${m.digest} of ${name}`);
@@ -110,7 +110,8 @@ export class ImagePuller {
         throw new SkiffError('FailedPrecondition', `manifest ${manifestDigest} of ${name} is not an image manifest`);
       }
       for (const l of manifest.layers) {
-        if (!LAYER_TYPES.has(l.mediaType)) throw new SkiffError('FailedPrecondition', `layer ${l.digest} of ${name} has unsupported media type ${l.mediaType}`);
+        if (!LAYER_TYPES.has(l.mediaType))
+          throw new SkiffError('FailedPrecondition', `layer ${l.digest} of ${name} has unsupported media type ${l.mediaType}`);
       }
 
       releases.push(this.lease([manifest.config.digest]));
@@ -118,10 +119,19 @@ export class ImagePuller {
       const config = parseJson<ImageConfig>(configBytes, `config ${manifest.config.digest}`);
       const diffIds = config.rootfs?.diff_ids;
       if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length) {
-        throw new SkiffError('FailedPrecondition', `config of ${name} lists ${diffIds?.length ?? 0} diff IDs for ${manifest.layers.length} layers`);
+        throw new SkiffError(
+          'FailedPrecondition',
+          `config of ${name} lists ${diffIds?.length ?? 0} diff IDs for ${manifest.layers.length} layers`,
+        );
       }
       const chains = chainIds(diffIds);
-      const layers: ImageLayer[] = manifest.layers.map((l, i) => ({ digest: l.digest, mediaType: l.mediaType, size: l.size, diffId: diffIds[i]!, chainId: chains[i]! }));
+      const layers: ImageLayer[] = manifest.layers.map((l, i) => ({
+        digest: l.digest,
+        mediaType: l.mediaType,
+        size: l.size,
+        diffId: diffIds[i]!,
+        chainId: chains[i]!,
+      }));
       releases.push(this.lease(layers.flatMap((l) => [l.digest, l.chainId])));
 
       await this.unpackAll(ref, layers, opts);
@@ -145,16 +155,22 @@ export class ImagePuller {
         record.repoDigests = [...new Set([...existing.repoDigests, ...record.repoDigests])];
       }
       await this.o.images.put(record);
-      this.o.log.info({ image: name, id: record.id, ms: Date.now() - started }, 'image pulled');
       return record;
     } finally {
       for (const release of releases) release();
     }
   }
 
-  private async fetchSmallBlob(ref: ImageReference, digest: string, size: number, what: string, opts: { credentials?: RegistryCredentials; signal: AbortSignal }): Promise<Buffer> {
+  private async fetchSmallBlob(
+    ref: ImageReference,
+    digest: string,
+    size: number,
+    what: string,
+    opts: { credentials?: RegistryCredentials; signal: AbortSignal },
+  ): Promise<Buffer> {
     if (await this.o.content.has(digest)) return this.o.content.read(digest);
-    if (size > MAX_DOCUMENT_BYTES) throw new SkiffError('FailedPrecondition', `${what} is ${size} bytes, over the ${MAX_DOCUMENT_BYTES} limit`);
+    if (size > MAX_DOCUMENT_BYTES)
+      throw new SkiffError('FailedPrecondition', `${what} is ${size} bytes, over the ${MAX_DOCUMENT_BYTES} limit`);
     const blob = await this.o.registry.getBlob(ref, digest, opts);
     const chunks: Buffer[] = [];
     let total = 0;
@@ -170,7 +186,11 @@ export class ImagePuller {
   }
 
   /** Unpacks every missing layer, `layerConcurrency` at a time; the first failure aborts the rest. */
-  private async unpackAll(ref: ImageReference, layers: ImageLayer[], opts: { credentials?: RegistryCredentials; signal: AbortSignal }): Promise<void> {
+  private async unpackAll(
+    ref: ImageReference,
+    layers: ImageLayer[],
+    opts: { credentials?: RegistryCredentials; signal: AbortSignal },
+  ): Promise<void> {
     const controller = new AbortController();
     const onAbort = (): void => controller.abort(opts.signal.reason);
     opts.signal.addEventListener('abort', onAbort, { once: true });
@@ -196,7 +216,12 @@ export class ImagePuller {
     if (failure !== undefined) throw opts.signal.aborted ? opts.signal.reason : failure;
   }
 
-  private async unpackLayer(ref: ImageReference, layer: ImageLayer, parent: string | undefined, opts: { credentials?: RegistryCredentials; signal: AbortSignal }): Promise<void> {
+  private async unpackLayer(
+    ref: ImageReference,
+    layer: ImageLayer,
+    parent: string | undefined,
+    opts: { credentials?: RegistryCredentials; signal: AbortSignal },
+  ): Promise<void> {
     if (this.o.snapshots.get(layer.chainId)) return;
     const what = `layer ${layer.digest} of ${formatReference(ref)}`;
     const dir = await this.o.snapshots.prepareUnpackDir();
@@ -212,7 +237,7 @@ export class ImagePuller {
         const blob = await this.o.registry.getBlob(ref, layer.digest, opts);
         ingest = this.o.content.createIngest(layer.digest, what, layer.size);
         out = new PassThrough({ highWaterMark: 1 << 20 });
-        download = pipeline(blob.body as Readable, new ProgressWatchdog(this.o.progressTimeoutMs, what), ingest, out, { signal: opts.signal });
+        download = pipeline(blob.body, new ProgressWatchdog(this.o.progressTimeoutMs, what), ingest, out, { signal: opts.signal });
         download.catch((err: unknown) => (downloadError ??= err));
         source = out;
       }
@@ -224,7 +249,10 @@ export class ImagePuller {
         await ingest!.commit();
       }
       if (result.diffId !== layer.diffId) {
-        throw new SkiffError('FailedPrecondition', `${what}: content does not match the image config (diff ID ${result.diffId}, expected ${layer.diffId})`);
+        throw new SkiffError(
+          'FailedPrecondition',
+          `${what}: content does not match the image config (diff ID ${result.diffId}, expected ${layer.diffId})`,
+        );
       }
       await this.o.snapshots.commit(layer.chainId, parent, dir, result.size);
     } catch (err) {

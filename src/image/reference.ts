@@ -61,8 +61,7 @@ function digestProblem(digest: string): string | undefined {
 function splitDomain(name: string): { domain: string; path: string } {
   const slash = name.indexOf('/');
   const first = slash < 0 ? '' : name.slice(0, slash);
-  const looksLikeDomain =
-    slash >= 0 && (/[.:]/.test(first) || first === 'localhost' || first.toLowerCase() !== first);
+  const looksLikeDomain = slash >= 0 && (/[.:]/.test(first) || first === 'localhost' || first.toLowerCase() !== first);
   let domain = looksLikeDomain ? first : DOCKER_HUB_DOMAIN;
   let path = looksLikeDomain ? name.slice(slash + 1) : name;
   if (domain === LEGACY_HUB_DOMAIN) domain = DOCKER_HUB_DOMAIN;

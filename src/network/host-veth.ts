@@ -22,7 +22,8 @@ export interface InterfaceCounters {
 
 /** The pod's view of its traffic: what the host end received, the pod sent (and the reverse). */
 export async function podSideCounters(veth: string): Promise<InterfaceCounters | undefined> {
-  const read = async (name: string): Promise<number> => Number((await readFile(path.join(SYS_NET, veth, 'statistics', name), 'utf8')).trim());
+  const read = async (name: string): Promise<number> =>
+    Number((await readFile(path.join(SYS_NET, veth, 'statistics', name), 'utf8')).trim());
   try {
     const [rxB, rxE, txB, txE] = await Promise.all([read('rx_bytes'), read('rx_errors'), read('tx_bytes'), read('tx_errors')]);
     return { rxBytes: txB, rxErrors: txE, txBytes: rxB, txErrors: rxE };

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import path from 'node:path';
+
 import { invalidArgument } from '../errors.js';
 import { readJsonIfExists, writeJsonAtomic } from '../store/atomic-file.js';
 

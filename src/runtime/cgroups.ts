@@ -6,9 +6,10 @@
 // a fixed list, so co-mounted controllers (cpu,cpuacct) and odd layouts resolve.
 import { readFileSync } from 'node:fs';
 import { readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { constants as osConstants } from 'node:os';
+
 import { errnoCode, SkiffError } from '../errors.js';
 import type { CgroupOps } from './oci-runtime.js';
 
@@ -30,8 +31,20 @@ export interface CgroupPaths {
 }
 
 const V1_CONTROLLERS = new Set([
-  'blkio', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'hugetlb', 'memory',
-  'misc', 'net_cls', 'net_prio', 'perf_event', 'pids', 'rdma',
+  'blkio',
+  'cpu',
+  'cpuacct',
+  'cpuset',
+  'devices',
+  'freezer',
+  'hugetlb',
+  'memory',
+  'misc',
+  'net_cls',
+  'net_prio',
+  'perf_event',
+  'pids',
+  'rdma',
 ]);
 
 /** Parses the cgroup and cgroup2 mounts out of a mountinfo text. */
@@ -78,7 +91,8 @@ export function cgroupMounts(): CgroupMount[] {
 export function validateCgroupsPath(cgroupsPath: string): void {
   const segs = cgroupsPath.split('/').slice(1);
   if (!cgroupsPath.startsWith('/') || segs.some((s) => s === '' || s === '.' || s === '..')) {
-    if (cgroupsPath !== '/') throw new SkiffError('InvalidArgument', `cgroupsPath must be absolute and normalized: ${JSON.stringify(cgroupsPath)}`);
+    if (cgroupsPath !== '/')
+      throw new SkiffError('InvalidArgument', `cgroupsPath must be absolute and normalized: ${JSON.stringify(cgroupsPath)}`);
   }
 }
 
@@ -135,7 +149,13 @@ export async function killAll(
     if (unified) {
       const before = await cgroupPids(cgroupsPath, opts.mounts);
       // Absent before Linux 5.14, or the cgroup does not exist there: the loop below still works.
-      if (await writeFile(join(unified, 'cgroup.kill'), '1').then(() => true, () => false)) for (const pid of before) signalled.add(pid);
+      if (
+        await writeFile(join(unified, 'cgroup.kill'), '1').then(
+          () => true,
+          () => false,
+        )
+      )
+        for (const pid of before) signalled.add(pid);
     }
   }
   const deadline = Date.now() + (opts.timeoutMs ?? 5000);

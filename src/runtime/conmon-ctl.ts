@@ -6,6 +6,7 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { errnoCode, SkiffError } from '../errors.js';
 
 const MIN_GAP_MS = 20;

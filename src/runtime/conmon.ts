@@ -3,22 +3,22 @@
 // runc's error) on the sync pipe; the caller then runs `runc start`. conmon
 // and the container outlive this process: nothing here keeps a reference that
 // ties them to the daemon.
-import { spawnChild, type Child } from '../host/spawn.js';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import { SkiffError } from '../errors.js';
+import { type Child, spawnChild } from '../host/spawn.js';
 import type { Logger } from '../log.js';
 import { removeCgroup } from './cgroups.js';
 import { runtimeChildEnv } from './child-env.js';
+import { reopenLog } from './conmon-ctl.js';
+import type { ContainerMonitor } from './oci-runtime.js';
 import { readPidFile } from './pid-file.js';
 import { readCmdline, waitGone } from './process-tree.js';
 import { RuncClient } from './runc.js';
 import { classifyRuncMessage, runcMessage } from './runc-message.js';
-
-import { reopenLog } from './conmon-ctl.js';
-import type { ContainerMonitor } from './oci-runtime.js';
 
 export { reopenLog, resizeTerminal } from './conmon-ctl.js';
 
@@ -90,26 +90,41 @@ export async function launchContainer(opts: LaunchOptions): Promise<LaunchResult
   const conmonPidFile = opts.conmonPidFile ?? join(opts.bundle, 'conmon.pid');
   await Promise.all(
     // conmon creates none of these itself (a missing log dir fails the launch).
-    [opts.exitDir, opts.socketDir, opts.persistDir, dirname(opts.logPath)].filter((d): d is string => d !== undefined).map((d) => mkdir(d, { recursive: true })),
+    [opts.exitDir, opts.socketDir, opts.persistDir, dirname(opts.logPath)]
+      .filter((d): d is string => d !== undefined)
+      .map((d) => mkdir(d, { recursive: true })),
   );
   // A stale pid file would be mistaken for this launch's.
   await Promise.all([rm(containerPidFile, { force: true }), rm(conmonPidFile, { force: true })]);
 
   const args = [
-    '--api-version', '1',
-    '-c', opts.id,
-    '-u', uuid,
-    '-n', opts.name ?? opts.id,
-    '-r', opts.runtimePath,
-    '--runtime-arg', `--root=${opts.runtimeRoot}`,
-    '-b', opts.bundle,
-    '-p', containerPidFile,
-    '-P', conmonPidFile,
-    '-l', `k8s-file:${opts.logPath}`,
-    '--exit-dir', opts.exitDir,
-    '--socket-dir-path', opts.socketDir,
+    '--api-version',
+    '1',
+    '-c',
+    opts.id,
+    '-u',
+    uuid,
+    '-n',
+    opts.name ?? opts.id,
+    '-r',
+    opts.runtimePath,
+    '--runtime-arg',
+    `--root=${opts.runtimeRoot}`,
+    '-b',
+    opts.bundle,
+    '-p',
+    containerPidFile,
+    '-P',
+    conmonPidFile,
+    '-l',
+    `k8s-file:${opts.logPath}`,
+    '--exit-dir',
+    opts.exitDir,
+    '--socket-dir-path',
+    opts.socketDir,
     '--syslog=false',
-    '--log-level', 'info',
+    '--log-level',
+    'info',
   ];
   if (opts.persistDir !== undefined) args.push('-0', opts.persistDir);
   if (opts.logSizeMax !== undefined && opts.logSizeMax > 0) args.push('--log-size-max', String(opts.logSizeMax));
@@ -160,17 +175,16 @@ export async function launchContainer(opts: LaunchOptions): Promise<LaunchResult
       throw new SkiffError(kind === 'Internal' ? 'FailedPrecondition' : kind, `creating container ${opts.id}: ${msg}`);
     }
     case 'timeout':
-      throw new SkiffError('DeadlineExceeded', `conmon did not report container ${opts.id} within ${opts.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`);
+      throw new SkiffError(
+        'DeadlineExceeded',
+        `conmon did not report container ${opts.id} within ${opts.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`,
+      );
     case 'aborted':
       throw new SkiffError('Cancelled', `launch of container ${opts.id} cancelled`);
   }
 }
 
-type SyncOutcome =
-  | { kind: 'ok'; pid: number }
-  | { kind: 'failed'; message: string }
-  | { kind: 'timeout' }
-  | { kind: 'aborted' };
+type SyncOutcome = { kind: 'ok'; pid: number } | { kind: 'failed'; message: string } | { kind: 'timeout' } | { kind: 'aborted' };
 
 /** Waits for conmon's `{"data": pid}` line (negative data plus "message" on failure). */
 function waitForSync(sync: Readable, stderr: Readable, child: Child, opts: LaunchOptions): Promise<SyncOutcome> {

@@ -10,6 +10,7 @@ import { constants } from 'node:fs';
 import { lstat, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { SkiffError } from '../errors.js';
 import { readCmdline, readProcStat } from './process-tree.js';
 
@@ -57,7 +58,10 @@ export async function releaseExecFifo(runtimeRoot: string, id: string, initPid: 
         const stat = await readProcStat(initPid);
         if (!stat || stat.state === 'Z' || stat.state === 'X') {
           // It may have written, exec'd and exited since our last read: its byte is still queued.
-          const last = await handle.read(buf, 0, buf.length, null).then((r) => r.bytesRead, () => 0);
+          const last = await handle.read(buf, 0, buf.length, null).then(
+            (r) => r.bytesRead,
+            () => 0,
+          );
           if (got + last > 0) break;
           throw new SkiffError('FailedPrecondition', `container ${id}: its process died before it could be started`);
         }

@@ -5,9 +5,10 @@
 // fs.watch alone can miss events (overflow, watcher errors), hence a scan at
 // start and a slow safety rescan.
 import { EventEmitter } from 'node:events';
-import { watch, type FSWatcher } from 'node:fs';
+import { type FSWatcher, watch } from 'node:fs';
 import { access, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { errnoCode } from '../errors.js';
 import type { Logger } from '../log.js';
 

@@ -1,8 +1,8 @@
 // The seams between the lifecycle services and the programs that run
 // containers. The services see only these interfaces, so their rules can be
 // tested with fakes; runc.ts, conmon.ts and cgroups.ts are the real ones.
-import type { ExecOptions, ExecResult, RuncState } from './runc.js';
 import type { LaunchOptions, LaunchResult } from './conmon.js';
+import type { ExecOptions, ExecResult, RuncState } from './runc.js';
 
 /** An OCI runtime's command line for one --root (runc, crun). */
 export interface OciRuntime {

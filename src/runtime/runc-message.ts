@@ -50,7 +50,11 @@ export function classifyRuncMessage(msg: string): ErrorKind {
   if (/already exists/i.test(msg)) return 'AlreadyExists';
   // The container's process could not start: bad path, user, cwd… (a spec problem, not ours).
   if (/unable to start container process|exec failed/i.test(msg)) return 'FailedPrecondition';
-  if (/not running|is not (?:started|running)|cannot (?:start|delete|exec|kill|pause|resume)|that is not stopped|already (?:running|stopped|paused)|is paused|has stopped|in (?:created|stopped) state/i.test(msg)) {
+  if (
+    /not running|is not (?:started|running)|cannot (?:start|delete|exec|kill|pause|resume)|that is not stopped|already (?:running|stopped|paused)|is paused|has stopped|in (?:created|stopped) state/i.test(
+      msg,
+    )
+  ) {
     return 'FailedPrecondition';
   }
   return 'Internal';

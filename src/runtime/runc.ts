@@ -5,14 +5,15 @@ import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+import { type ErrorKind, SkiffError } from '../errors.js';
+import { type ProcessResult, runProcess, startProcess } from '../host/run-process.js';
 import type { Child } from '../host/spawn.js';
-import { SkiffError, type ErrorKind } from '../errors.js';
 import type { Logger } from '../log.js';
 import { runtimeChildEnv } from './child-env.js';
 import { hasExecFifo, releaseExecFifo } from './exec-fifo.js';
 import { readPidFile } from './pid-file.js';
 import { killProcessTree } from './process-tree.js';
-import { type ProcessResult, startProcess, runProcess } from '../host/run-process.js';
 import { classifyRuncMessage, runcMessage } from './runc-message.js';
 
 export type RuncStatus = 'created' | 'running' | 'pausing' | 'paused' | 'stopped';
@@ -102,7 +103,7 @@ export class RuncClient {
     return {
       id: raw.id ?? id,
       pid: raw.pid ?? 0,
-      status: (raw.status ?? 'stopped') as RuncStatus,
+      status: raw.status ?? 'stopped',
       bundle: raw.bundle ?? '',
       rootfs: raw.rootfs ?? '',
       created: raw.created ?? '',

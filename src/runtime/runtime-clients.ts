@@ -1,4 +1,5 @@
 import path from 'node:path';
+
 import { invalidArgument } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { OciRuntime, RuntimeProvider } from './oci-runtime.js';

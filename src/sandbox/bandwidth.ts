@@ -14,7 +14,9 @@ export function parseBandwidth(value: string, annotation: string): number {
  * (kubernetes.io/ingress-bandwidth, kubernetes.io/egress-bandwidth). Bursts
  * are not in the annotations; the plugin needs one, so a generous fixed one is used.
  */
-export function bandwidthCapability(annotations: Record<string, string>): { ingressRate?: number; ingressBurst?: number; egressRate?: number; egressBurst?: number } | undefined {
+export function bandwidthCapability(
+  annotations: Record<string, string>,
+): { ingressRate?: number; ingressBurst?: number; egressRate?: number; egressBurst?: number } | undefined {
   const ingress = annotations['kubernetes.io/ingress-bandwidth'];
   const egress = annotations['kubernetes.io/egress-bandwidth'];
   if (ingress === undefined && egress === undefined) return undefined;

@@ -1,4 +1,5 @@
 import { existsSync, promises as fs } from 'node:fs';
+
 import { errnoCode } from '../errors.js';
 import { cgroupPaths } from '../runtime/cgroups.js';
 

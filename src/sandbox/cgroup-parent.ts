@@ -9,7 +9,8 @@ export function cgroupfsParent(parent: string, fallback = '/skiff'): string {
   if (parent === '') return fallback;
   if (parent.endsWith('.slice') && !parent.includes('/')) {
     const name = parent.slice(0, -'.slice'.length);
-    if (name === '' || name.startsWith('-') || name.endsWith('-') || name.includes('--')) throw invalidArgument(`cgroup_parent "${parent}" is not a valid slice name`);
+    if (name === '' || name.startsWith('-') || name.endsWith('-') || name.includes('--'))
+      throw invalidArgument(`cgroup_parent "${parent}" is not a valid slice name`);
     const parts = name.split('-');
     const dirs = parts.map((_, i) => `${parts.slice(0, i + 1).join('-')}.slice`);
     return '/' + dirs.join('/');

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+
 import { SkiffError } from '../errors.js';
 import { bindMount, isMountPoint, makeShared, unmount } from '../host/mount.js';
 import { run } from '../host/run.js';

@@ -1,11 +1,19 @@
 import type { RecordSchema } from '../store/record-store.js';
-import { SANDBOX_RECORD_VERSION, type InfraProcess, type NamespacePins, type SandboxConfig, type SandboxRecord, type SandboxState, type SandboxStatusFields } from './types.js';
+import {
+  type InfraProcess,
+  type NamespacePins,
+  SANDBOX_RECORD_VERSION,
+  type SandboxConfig,
+  type SandboxRecord,
+  type SandboxState,
+  type SandboxStatusFields,
+} from './types.js';
 
 type Raw = Record<string, unknown>;
 
 /** Version 0 (no version field): status beside metadata; hostsPath and ownedCgroups could be missing. */
 function fromV0(raw: Raw): SandboxRecord {
-  const str = (k: string, dflt = ''): string => (typeof raw[k] === 'string' ? (raw[k] as string) : dflt);
+  const str = (k: string, dflt = ''): string => (typeof raw[k] === 'string' ? raw[k] : dflt);
   return {
     version: SANDBOX_RECORD_VERSION,
     id: str('id'),

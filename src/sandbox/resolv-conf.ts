@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+
 import { invalidArgument } from '../errors.js';
 import type { DnsConfig } from './types.js';
 
@@ -13,7 +14,11 @@ export async function renderResolvConf(dns: DnsConfig | undefined): Promise<stri
     return readFile('/etc/resolv.conf', 'utf8').catch(() => '');
   }
   const lines: string[] = [];
-  for (const [what, list] of [['servers', dns.servers], ['searches', dns.searches], ['options', dns.options]] as const) {
+  for (const [what, list] of [
+    ['servers', dns.servers],
+    ['searches', dns.searches],
+    ['options', dns.options],
+  ] as const) {
     for (const v of list) if (!SAFE.test(v)) throw invalidArgument(`dns_config.${what}: "${v}" is not a valid entry`);
   }
   if (dns.searches.length) lines.push(`search ${dns.searches.join(' ')}`);

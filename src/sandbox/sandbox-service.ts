@@ -1,27 +1,33 @@
 import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+
 import { invalidArgument, notFound, SkiffError } from '../errors.js';
 import type { HostMounts } from '../host/mount.js';
 import type { Logger } from '../log.js';
 import type { CniConfigWatcher } from '../network/cni/conf-dir.js';
-import { setupLoopback, type CniRuntime } from '../network/cni/index.js';
+import { type CniRuntime, setupLoopback } from '../network/cni/index.js';
+import { hostVeth } from '../network/host-veth.js';
 import { KeyedMutex } from '../store/keyed-mutex.js';
 import { NameReservations } from '../store/name-reservations.js';
 import { filterById, RecordStore } from '../store/record-store.js';
 import { nowNs } from '../time.js';
-import type { InfraRunner } from './infra.js';
-import { SANDBOX_SCHEMA, withSandboxStatus } from './record.js';
-import { cgroupfsParent } from './cgroup-parent.js';
+import { bandwidthCapability } from './bandwidth.js';
 import { missingCgroupLevels, removeEmptyCgroups } from './cgroup-ownership.js';
+import { cgroupfsParent } from './cgroup-parent.js';
+import type { InfraRunner } from './infra.js';
 import { sandboxName, validateMetadata } from './names.js';
 import type { PodNamespaces } from './pod-namespaces.js';
+import { SANDBOX_SCHEMA, withSandboxStatus } from './record.js';
 import { renderResolvConf } from './resolv-conf.js';
 import { planSysctls } from './sysctls.js';
-import { bandwidthCapability } from './bandwidth.js';
-import { hostVeth } from '../network/host-veth.js';
 import { SANDBOX_RECORD_VERSION, type SandboxConfig, type SandboxRecord, type SandboxState, type SandboxStatusFields } from './types.js';
+
+/** The namespace pinning the service uses (pod-namespaces.ts; fakes in unit tests). */
+export type NamespaceOps = Pick<PodNamespaces, 'pinPaths' | 'create' | 'release' | 'orphans' | 'alive'>;
+/** The CNI calls the service makes (network/cni; fakes in unit tests). */
+export type PodNetworkOps = Pick<CniRuntime, 'add' | 'del' | 'cachedSandboxes' | 'runStateless'>;
 
 export interface SandboxServiceOptions {
   stateDir: string;
@@ -30,9 +36,9 @@ export interface SandboxServiceOptions {
   defaultRuntime: string;
   /** Run an infra process for every pod (containerd's way) instead of only when needed. */
   infraAlways: boolean;
-  namespaces: PodNamespaces;
-  cni: CniRuntime;
-  cniConfig: CniConfigWatcher;
+  namespaces: NamespaceOps;
+  cni: PodNetworkOps;
+  cniConfig: Pick<CniConfigWatcher, 'current' | 'reload'>;
   infra: InfraRunner;
   mounts: HostMounts;
   log: Logger;
@@ -115,7 +121,8 @@ export class SandboxService {
   private async create(name: string, config: SandboxConfig, signal: AbortSignal, callLog: Logger): Promise<string> {
     this.runtimePath(config.runtimeHandler);
     const ns = config.namespaces;
-    if (ns.network === 'CONTAINER' || ns.network === 'TARGET') throw invalidArgument(`network namespace mode ${ns.network} is not valid for a pod`);
+    if (ns.network === 'CONTAINER' || ns.network === 'TARGET')
+      throw invalidArgument(`network namespace mode ${ns.network} is not valid for a pod`);
     const hostNet = ns.network === 'NODE';
     const hostIpc = ns.ipc === 'NODE';
     const own = { net: !hostNet, uts: !hostNet, ipc: !hostIpc };
@@ -170,13 +177,28 @@ export class SandboxService {
         if (record.pins.net && network?.ready) {
           await setupLoopback(this.o.cni, { ...this.podInfo(record), ifName: 'lo' }, signal);
           await setStatus({ cniAttempted: true });
-          const result = await this.o.cni.add(network.network, this.podInfo(record), {
-            portMappings: config.portMappings.filter((p) => p.hostPort > 0).map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, ...(p.hostIp ? { hostIP: p.hostIp } : {}) })),
-            ...(config.dns ? { dns: { servers: config.dns.servers, searches: config.dns.searches, options: config.dns.options } } : {}),
-            ...(bandwidth ? { bandwidth } : {}),
-          }, signal);
+          const result = await this.o.cni.add(
+            network.network,
+            this.podInfo(record),
+            {
+              portMappings: config.portMappings
+                .filter((p) => p.hostPort > 0)
+                .map((p) => ({
+                  hostPort: p.hostPort,
+                  containerPort: p.containerPort,
+                  protocol: p.protocol,
+                  ...(p.hostIp ? { hostIP: p.hostIp } : {}),
+                })),
+              ...(config.dns ? { dns: { servers: config.dns.servers, searches: config.dns.searches, options: config.dns.options } } : {}),
+              ...(bandwidth ? { bandwidth } : {}),
+            },
+            signal,
+          );
           const veth = hostVeth(result.interfaces);
-          await setStatus({ ips: orderIps(result.ips.map((ip) => ip.address.split('/')[0] ?? ip.address)), ...(veth ? { hostVeth: veth } : {}) });
+          await setStatus({
+            ips: orderIps(result.ips.map((ip) => ip.address.split('/')[0] ?? ip.address)),
+            ...(veth ? { hostVeth: veth } : {}),
+          });
         }
         await fs.writeFile(record.hostsPath, renderHosts(hostNet ? undefined : record.status.ips[0], hostname), { mode: 0o644 });
         if (this.needsInfra(record)) await setStatus({ infra: await this.o.infra.start(record, signal) });
@@ -322,16 +344,23 @@ export class SandboxService {
     // CNI attachments whose sandbox record is gone (a crash between ADD and the record): DEL them.
     for (const id of await this.o.cni.cachedSandboxes()) {
       if (known.has(id)) continue;
-      await this.o.cni.del(undefined, { sandboxId: id, podName: '', podNamespace: '', podUid: '', netnsPath: '' }).catch((err: unknown) =>
-        this.o.log.warn({ sandbox: id, err }, 'CNI DEL of an orphaned attachment failed'),
-      );
+      await this.o.cni
+        .del(undefined, { sandboxId: id, podName: '', podNamespace: '', podUid: '', netnsPath: '' })
+        .catch((err: unknown) => this.o.log.warn({ sandbox: id, err }, 'CNI DEL of an orphaned attachment failed'));
     }
   }
 }
 
 /** The pod's /etc/hosts, for clients that do not mount kubelet's own. */
 function renderHosts(ip: string | undefined, hostname: string): string {
-  const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters'];
+  const lines = [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::0\tip6-localnet',
+    'ff00::0\tip6-mcastprefix',
+    'ff02::1\tip6-allnodes',
+    'ff02::2\tip6-allrouters',
+  ];
   if (ip) lines.push(`${ip}\t${hostname}`);
   return lines.join('\n') + '\n';
 }

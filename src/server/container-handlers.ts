@@ -40,13 +40,12 @@ export function containerHandlers(
   const listContainers = (req: { filter: ContainerFilter__Output | null }): ContainerRecord[] => {
     const f = req.filter;
     const state = f?.state ? FROM_PROTO_STATE[f.state.state] : undefined;
-    return containers
-      .list({
-        ...(f?.id ? { id: f.id } : {}),
-        ...(state ? { state } : {}),
-        ...(f?.podSandboxId ? { sandboxId: f.podSandboxId } : {}),
-        ...(f && Object.keys(f.labelSelector).length ? { labels: f.labelSelector } : {}),
-      });
+    return containers.list({
+      ...(f?.id ? { id: f.id } : {}),
+      ...(state ? { state } : {}),
+      ...(f?.podSandboxId ? { sandboxId: f.podSandboxId } : {}),
+      ...(f && Object.keys(f.labelSelector).length ? { labels: f.labelSelector } : {}),
+    });
   };
   const listEncoder = new ListEncoder<ContainerRecord>(
     loadCriProto().runtime.v1.RuntimeService.service.ListContainers.responseSerialize,
@@ -57,7 +56,12 @@ export function containerHandlers(
   );
   return {
     CreateContainer: unary(log, 'CreateContainer', async (req, ctx) => ({
-      containerId: await pods.createContainer(requireId(req.podSandboxId, 'pod_sandbox_id'), toContainerConfig(req.config), ctx.signal, ctx.log),
+      containerId: await pods.createContainer(
+        requireId(req.podSandboxId, 'pod_sandbox_id'),
+        toContainerConfig(req.config),
+        ctx.signal,
+        ctx.log,
+      ),
     })),
 
     StartContainer: unary(log, 'StartContainer', async (req, ctx) => {

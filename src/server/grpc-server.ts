@@ -1,15 +1,17 @@
 import { promises as fs } from 'node:fs';
+
 import * as grpc from '@grpc/grpc-js';
-import type { RuntimeServiceHandlers } from '../generated/runtime/v1/RuntimeService.js';
+
 import type { ImageServiceHandlers } from '../generated/runtime/v1/ImageService.js';
+import type { RuntimeServiceHandlers } from '../generated/runtime/v1/RuntimeService.js';
 import type { Logger } from '../log.js';
 import type { CriBackend } from './backend.js';
+import { containerHandlers } from './container-handlers.js';
 import { acceptEncoded } from './encoded.js';
+import { imageServiceHandlers } from './image-handlers.js';
 import { loadCriProto } from './proto.js';
 import { runtimeInfoHandlers } from './runtime-info-handlers.js';
-import { imageServiceHandlers } from './image-handlers.js';
 import { sandboxHandlers } from './sandbox-handlers.js';
-import { containerHandlers } from './container-handlers.js';
 import { statsHandlers } from './stats-handlers.js';
 import { withUnimplemented } from './unimplemented.js';
 
@@ -36,8 +38,14 @@ export class CriServer {
       ...statsHandlers(log, parts.stats, parts.containers, parts.sandboxes, () => parts.imageFsMountpoint),
     };
     const image: Partial<ImageServiceHandlers> = imageServiceHandlers(log, parts.images);
-    this.server.addService(acceptEncoded(v1.RuntimeService.service), withUnimplemented(v1.RuntimeService.service, 'runtime.v1.RuntimeService', runtime));
-    this.server.addService(acceptEncoded(v1.ImageService.service), withUnimplemented(v1.ImageService.service, 'runtime.v1.ImageService', image));
+    this.server.addService(
+      acceptEncoded(v1.RuntimeService.service),
+      withUnimplemented(v1.RuntimeService.service, 'runtime.v1.RuntimeService', runtime),
+    );
+    this.server.addService(
+      acceptEncoded(v1.ImageService.service),
+      withUnimplemented(v1.ImageService.service, 'runtime.v1.ImageService', image),
+    );
   }
 
   /** Binds the unix socket and restricts it to root and the socket's group (0660). */

@@ -1,8 +1,8 @@
-import type { ImageServiceHandlers } from '../generated/runtime/v1/ImageService.js';
-import type { Image } from '../generated/runtime/v1/Image.js';
 import type { AuthConfig__Output } from '../generated/runtime/v1/AuthConfig.js';
+import type { Image } from '../generated/runtime/v1/Image.js';
+import type { ImageServiceHandlers } from '../generated/runtime/v1/ImageService.js';
+import { type ImageService, requireReference } from '../image/image-service.js';
 import type { ImageRecord } from '../image/image-store.js';
-import { requireReference, type ImageService } from '../image/image-service.js';
 import { imageUser } from '../image/image-user.js';
 import type { RegistryCredentials } from '../image/registry/credentials.js';
 import type { Logger } from '../log.js';
@@ -41,7 +41,7 @@ export function imageServiceHandlers(log: Logger, images: ImageService): Partial
   return {
     PullImage: unary(log, 'PullImage', async (req, ctx) => {
       const reference = requireReference(req.image?.image, 'image.image');
-      const record = await images.pull(reference, toCredentials(req.auth), ctx.signal);
+      const record = await images.pull(reference, toCredentials(req.auth), ctx.signal, ctx.log);
       return { imageRef: record.id };
     }),
 

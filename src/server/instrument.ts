@@ -1,8 +1,16 @@
 import type * as grpc from '@grpc/grpc-js';
+
 import { SkiffError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CallContext } from './call-context.js';
 import { toServiceError } from './status-codes.js';
+
+let requestSeq = 0;
+/**
+ * Every log line of one call carries the same `req` (the request's logger is
+ * passed down into the services), so a call's lines can be picked out of many.
+ */
+const nextRequestId = (): number => ++requestSeq;
 
 type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
 
@@ -50,11 +58,11 @@ export function unary<Req, Res>(
     let sig: ReturnType<typeof callSignal> | undefined;
     const ctx: CallContext = {
       get signal() {
-        sig ??= callSignal(call as AnyCall);
+        sig ??= callSignal(call);
         return sig.signal;
       },
       get log() {
-        callLog ??= log.child({ rpc: method });
+        callLog ??= log.child({ rpc: method, req: nextRequestId() });
         return callLog;
       },
     };
@@ -75,7 +83,7 @@ export function unary<Req, Res>(
           const aborted = sig?.signal.aborted ?? false;
           const status = toServiceError(aborted && !(err instanceof SkiffError) ? sig!.signal.reason : err);
           ctx.log.info({ ms: Number(process.hrtime.bigint() - started) / 1e6, code: status.code, err: status.details }, 'failed');
-          callback(status as grpc.ServiceError);
+          callback(status);
         },
       )
       .finally(done);
@@ -89,8 +97,8 @@ export function serverStream<Req, Res>(
   handler: (request: Req, write: (message: Res) => void, ctx: CallContext) => Promise<void>,
 ): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
-    const { signal, dispose } = callSignal(call as AnyCall);
-    const ctx: CallContext = { signal, log: log.child({ rpc: method }) };
+    const { signal, dispose } = callSignal(call);
+    const ctx: CallContext = { signal, log: log.child({ rpc: method, req: nextRequestId() }) };
     handler(call.request, (m) => call.write(m), ctx)
       .then(
         () => call.end(),

@@ -1,8 +1,10 @@
 import path from 'node:path';
+
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { REPO_ROOT } from '../version.js';
+
 import type { ProtoGrpcType } from '../generated/api.js';
+import { REPO_ROOT } from '../version.js';
 
 export const PROTO_FILE = path.join(REPO_ROOT, 'api', 'cri', 'api.proto');
 

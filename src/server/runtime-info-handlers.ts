@@ -1,7 +1,7 @@
 import type { RuntimeServiceHandlers } from '../generated/runtime/v1/RuntimeService.js';
 import type { StatusResponse } from '../generated/runtime/v1/StatusResponse.js';
-import { CRI_API_VERSION, RUNTIME_NAME, RUNTIME_VERSION } from '../version.js';
 import type { Logger } from '../log.js';
+import { CRI_API_VERSION, RUNTIME_NAME, RUNTIME_VERSION } from '../version.js';
 import type { CriBackend } from './backend.js';
 import { unary } from './instrument.js';
 
@@ -27,14 +27,24 @@ export function runtimeInfoHandlers(
             { type: 'RuntimeReady', status: true, reason: '', message: '' },
             network.ready
               ? { type: 'NetworkReady', status: true, reason: '', message: '' }
-              : { type: 'NetworkReady', status: false, reason: 'NetworkPluginNotReady', message: `Network plugin returns error: cni config uninitialized: ${network.reason}` },
+              : {
+                  type: 'NetworkReady',
+                  status: false,
+                  reason: 'NetworkPluginNotReady',
+                  message: `Network plugin returns error: cni config uninitialized: ${network.reason}`,
+                },
           ],
         },
         // The default handler is also listed under "" (how kubelet and critest look it up).
         // runc ≥ 1.1 applies "rro" mounts on kernels with mount_setattr (5.12+).
         runtimeHandlers: parts.runtimes
           .filter((r) => r.available)
-          .flatMap((r) => (r.name === parts.config.defaultRuntime ? ['', r.name] : [r.name]).map((name) => ({ name, features: { recursiveReadOnlyMounts: true, userNamespaces: false } }))),
+          .flatMap((r) =>
+            (r.name === parts.config.defaultRuntime ? ['', r.name] : [r.name]).map((name) => ({
+              name,
+              features: { recursiveReadOnlyMounts: true, userNamespaces: false },
+            })),
+          ),
         features: { supplementalGroupsPolicy: false, userNamespacesHostNetwork: false },
       };
       if (req.verbose) {

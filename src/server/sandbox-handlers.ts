@@ -27,7 +27,16 @@ function sandboxLister(sandboxes: SandboxService) {
 export function sandboxHandlers(
   log: Logger,
   { sandboxes, pods }: Pick<CriBackend, 'sandboxes' | 'pods'>,
-): Pick<RuntimeServiceHandlers, 'RunPodSandbox' | 'StopPodSandbox' | 'RemovePodSandbox' | 'PodSandboxStatus' | 'ListPodSandbox' | 'UpdatePodSandboxResources' | 'StreamPodSandboxes'> {
+): Pick<
+  RuntimeServiceHandlers,
+  | 'RunPodSandbox'
+  | 'StopPodSandbox'
+  | 'RemovePodSandbox'
+  | 'PodSandboxStatus'
+  | 'ListPodSandbox'
+  | 'UpdatePodSandboxResources'
+  | 'StreamPodSandboxes'
+> {
   const listSandboxes = sandboxLister(sandboxes);
   const listEncoder = new ListEncoder<SandboxRecord>(
     loadCriProto().runtime.v1.RuntimeService.service.ListPodSandbox.responseSerialize,

@@ -1,15 +1,15 @@
-import type { RuntimeServiceHandlers } from '../generated/runtime/v1/RuntimeService.js';
-import type { ContainerStats as ProtoContainerStats } from '../generated/runtime/v1/ContainerStats.js';
-import type { PodSandboxStats } from '../generated/runtime/v1/PodSandboxStats.js';
-import type { ContainerStats, ContainerUsage, SandboxUsage } from '../container/container-stats.js';
 import type { ContainerService } from '../container/container-service.js';
-import type { SandboxService } from '../sandbox/sandbox-service.js';
+import type { ContainerStats, ContainerUsage, SandboxUsage } from '../container/container-stats.js';
 import { invalidArgument } from '../errors.js';
-import type { Logger } from '../log.js';
-import { listStream, unary } from './instrument.js';
+import type { ContainerStats as ProtoContainerStats } from '../generated/runtime/v1/ContainerStats.js';
 import type { ContainerStatsFilter__Output } from '../generated/runtime/v1/ContainerStatsFilter.js';
+import type { PodSandboxStats } from '../generated/runtime/v1/PodSandboxStats.js';
 import type { PodSandboxStatsFilter__Output } from '../generated/runtime/v1/PodSandboxStatsFilter.js';
+import type { RuntimeServiceHandlers } from '../generated/runtime/v1/RuntimeService.js';
+import type { Logger } from '../log.js';
+import type { SandboxService } from '../sandbox/sandbox-service.js';
 import { nowNsBig } from '../time.js';
+import { listStream, unary } from './instrument.js';
 
 const u64 = (v: number | bigint): { value: string } => ({ value: String(v) });
 
@@ -18,7 +18,13 @@ function toContainerStats(c: ContainerUsage, mountpoint: string): ProtoContainer
   const ts = String(c.cgroup?.timestampNs ?? nowNsBig());
   return {
     attributes: { id: r.id, metadata: r.config.metadata, labels: r.config.labels, annotations: r.config.annotations },
-    cpu: c.cgroup ? { timestamp: ts, usageCoreNanoSeconds: u64(c.cgroup.cpu.usageCoreNanoSeconds), ...(c.nanoCores !== undefined ? { usageNanoCores: u64(Math.round(c.nanoCores)) } : {}) } : { timestamp: ts },
+    cpu: c.cgroup
+      ? {
+          timestamp: ts,
+          usageCoreNanoSeconds: u64(c.cgroup.cpu.usageCoreNanoSeconds),
+          ...(c.nanoCores !== undefined ? { usageNanoCores: u64(Math.round(c.nanoCores)) } : {}),
+        }
+      : { timestamp: ts },
     memory: c.cgroup
       ? {
           timestamp: ts,
@@ -31,7 +37,14 @@ function toContainerStats(c: ContainerUsage, mountpoint: string): ProtoContainer
         }
       : { timestamp: ts },
     ...(c.writable
-      ? { writableLayer: { timestamp: String(c.writable.timestampNs), fsId: { mountpoint }, usedBytes: u64(c.writable.bytes), inodesUsed: u64(c.writable.inodes) } }
+      ? {
+          writableLayer: {
+            timestamp: String(c.writable.timestampNs),
+            fsId: { mountpoint },
+            usedBytes: u64(c.writable.bytes),
+            inodesUsed: u64(c.writable.inodes),
+          },
+        }
       : {}),
   };
 }
@@ -40,9 +53,18 @@ function toPodStats(s: SandboxUsage, sandboxes: SandboxService, mountpoint: stri
   const r = sandboxes.get(s.sandboxId);
   const ts = String(s.timestampNs);
   return {
-    attributes: { id: s.sandboxId, metadata: r?.config.metadata ?? null, labels: r?.config.labels ?? {}, annotations: r?.config.annotations ?? {} },
+    attributes: {
+      id: s.sandboxId,
+      metadata: r?.config.metadata ?? null,
+      labels: r?.config.labels ?? {},
+      annotations: r?.config.annotations ?? {},
+    },
     linux: {
-      cpu: { timestamp: ts, usageCoreNanoSeconds: u64(s.cpuNs), ...(s.nanoCores !== undefined ? { usageNanoCores: u64(Math.round(s.nanoCores)) } : {}) },
+      cpu: {
+        timestamp: ts,
+        usageCoreNanoSeconds: u64(s.cpuNs),
+        ...(s.nanoCores !== undefined ? { usageNanoCores: u64(Math.round(s.nanoCores)) } : {}),
+      },
       memory: {
         timestamp: ts,
         workingSetBytes: u64(s.memory.workingSetBytes),
@@ -54,7 +76,13 @@ function toPodStats(s: SandboxUsage, sandboxes: SandboxService, mountpoint: stri
       process: { timestamp: ts, processCount: u64(s.processes) },
       ...(s.network
         ? (() => {
-            const eth0 = { name: 'eth0', rxBytes: u64(s.network.rxBytes), rxErrors: u64(s.network.rxErrors), txBytes: u64(s.network.txBytes), txErrors: u64(s.network.txErrors) };
+            const eth0 = {
+              name: 'eth0',
+              rxBytes: u64(s.network.rxBytes),
+              rxErrors: u64(s.network.rxErrors),
+              txBytes: u64(s.network.txBytes),
+              txErrors: u64(s.network.txErrors),
+            };
             return { network: { timestamp: ts, defaultInterface: eth0, interfaces: [eth0] } };
           })()
         : {}),
@@ -92,7 +120,10 @@ export function statsHandlers(
   };
   const listPodStats = async (req: { filter: PodSandboxStatsFilter__Output | null }): Promise<PodSandboxStats[]> => {
     const f = req.filter;
-    const ids = stats.sandboxIds({ ...(f?.id ? { id: f.id } : {}), ...(f && Object.keys(f.labelSelector).length ? { labels: f.labelSelector } : {}) });
+    const ids = stats.sandboxIds({
+      ...(f?.id ? { id: f.id } : {}),
+      ...(f && Object.keys(f.labelSelector).length ? { labels: f.labelSelector } : {}),
+    });
     const all = await Promise.all(ids.map((id) => stats.sandbox(id)));
     return all.map((s) => toPodStats(s, sandboxes, mountpoint()));
   };

@@ -1,5 +1,6 @@
-import { status as Status, type ServiceError, Metadata } from '@grpc/grpc-js';
-import { SkiffError, type ErrorKind } from '../errors.js';
+import { Metadata, type ServiceError, status as Status } from '@grpc/grpc-js';
+
+import { type ErrorKind, SkiffError } from '../errors.js';
 
 const CODES: Record<ErrorKind, Status> = {
   InvalidArgument: Status.INVALID_ARGUMENT,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+
 import { SkiffError } from '../errors.js';
 import { readJsonIfExists, writeJsonAtomic } from '../store/atomic-file.js';
 
@@ -96,7 +97,7 @@ export class OverlaySnapshotter {
   /** Lower directories for the stack ending at chainId, topmost first (overlay order). */
   lowerDirs(chainId: string): string[] {
     const dirs: string[] = [];
-    for (let c: string | undefined = chainId; c !== undefined; ) {
+    for (let c: string | undefined = chainId; c !== undefined;) {
       const s: CommittedSnapshot | undefined = this.meta.committed[c];
       if (!s) throw new SkiffError('NotFound', `snapshot ${c} does not exist`);
       dirs.push(this.fsPath(s));
@@ -122,7 +123,8 @@ export class OverlaySnapshotter {
     await fs.mkdir(path.join(dir, 'fs'), { recursive: true, mode: 0o755 });
     await fs.mkdir(path.join(dir, 'work'), { recursive: true, mode: 0o700 });
     const options = `lowerdir=${lowers.join(':')},upperdir=${path.join(dir, 'fs')},workdir=${path.join(dir, 'work')}`;
-    if (options.length > 4000) throw new SkiffError('FailedPrecondition', `image has too many layers for one overlay mount (${lowers.length})`);
+    if (options.length > 4000)
+      throw new SkiffError('FailedPrecondition', `image has too many layers for one overlay mount (${lowers.length})`);
     return { snapshot, options };
   }
 

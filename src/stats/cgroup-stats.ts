@@ -1,10 +1,10 @@
 import { DEFAULT_CGROUP_ROOT, detectCgroupVersion } from './detect.js';
+import type { CgroupStats } from './types.js';
 import { readV1 } from './v1.js';
 import { readV2 } from './v2.js';
-import type { CgroupStats } from './types.js';
 
+export { type CgroupVersion, DEFAULT_CGROUP_ROOT, detectCgroupVersion } from './detect.js';
 export type { CgroupStats } from './types.js';
-export { detectCgroupVersion, DEFAULT_CGROUP_ROOT, type CgroupVersion } from './detect.js';
 
 export interface ReadCgroupStatsOptions {
   /** Where cgroupfs is mounted; /sys/fs/cgroup unless testing against a fake tree. */
@@ -21,10 +21,7 @@ export interface ReadCgroupStatsOptions {
  * (container gone or being torn down). Throws on a malformed path or
  * unexpected file contents.
  */
-export async function readCgroupStats(
-  cgroupsPath: string,
-  options: ReadCgroupStatsOptions = {},
-): Promise<CgroupStats | undefined> {
+export async function readCgroupStats(cgroupsPath: string, options: ReadCgroupStatsOptions = {}): Promise<CgroupStats | undefined> {
   if (!cgroupsPath.startsWith('/') || cgroupsPath.split('/').some((seg) => seg === '..' || seg === '.')) {
     throw new TypeError(`cgroups path must be absolute and normalized, got ${JSON.stringify(cgroupsPath)}`);
   }

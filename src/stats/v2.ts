@@ -1,6 +1,6 @@
-import { readIfPresent } from './read-file.js';
-import { available, parseFlatKeyed, parseLimit, parseNumberValue, workingSet } from './parse.js';
 import { nowNs } from './clock.js';
+import { available, parseFlatKeyed, parseLimit, parseNumberValue, workingSet } from './parse.js';
+import { readIfPresent } from './read-file.js';
 import type { CgroupStats } from './types.js';
 
 const MEMORY_STAT_KEYS = ['inactive_file', 'anon', 'pgfault', 'pgmajfault'] as const;

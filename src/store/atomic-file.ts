@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+
 import { errnoCode } from '../errors.js';
 
 /**

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+
 import { invalidArgument, notFound } from '../errors.js';
 import { writeJsonAtomic } from './atomic-file.js';
 import { KeyedMutex } from './keyed-mutex.js';
@@ -66,7 +67,9 @@ export class RecordStore<T extends Versioned> {
         written = (raw as { version?: unknown }).version;
         if (typeof written === 'number' && written > this.opts.schema.version) {
           // A downgrade: refusing to start beats forgetting what the newer daemon runs.
-          throw new NewerRecordError(`${file} was written by a newer skiff (${this.opts.schema.kind} record version ${written}, this one reads up to ${this.opts.schema.version})`);
+          throw new NewerRecordError(
+            `${file} was written by a newer skiff (${this.opts.schema.kind} record version ${written}, this one reads up to ${this.opts.schema.version})`,
+          );
         }
         record = this.opts.schema.migrate(raw as Record<string, unknown>);
       } catch (err) {

@@ -1,9 +1,11 @@
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
 import * as grpc from '@grpc/grpc-js';
+
 import { runCli, TestDaemon } from '../support/daemon.js';
 
 interface Condition {
@@ -57,8 +59,14 @@ describe('daemon over its unix socket', () => {
     assert.equal(net.status, false);
     assert.equal(net.reason, 'NetworkPluginNotReady');
     assert.match(net.message, /cni config uninitialized/);
-    assert.ok(res.runtimeHandlers.some((h) => h.name === 'runc'), 'runc handler listed');
-    assert.ok(res.runtimeHandlers.some((h) => h.name === ''), 'the default handler is listed under ""');
+    assert.ok(
+      res.runtimeHandlers.some((h) => h.name === 'runc'),
+      'runc handler listed',
+    );
+    assert.ok(
+      res.runtimeHandlers.some((h) => h.name === ''),
+      'the default handler is listed under ""',
+    );
 
     // A broken file is not a network; a valid one (lexically later) is.
     await fs.mkdir(d.cniConfDir, { recursive: true });
@@ -90,11 +98,14 @@ describe('daemon over its unix socket', () => {
     assert.deepEqual(JSON.parse(verbose.info['podCidrs']!), ['10.244.1.0/24', 'fd00:1::/64']);
     const saved = JSON.parse(await fs.readFile(path.join(d.root, 'network', 'pod-cidr.json'), 'utf8')) as { cidrs: string[] };
     assert.deepEqual(saved.cidrs, ['10.244.1.0/24', 'fd00:1::/64']);
-    await assert.rejects(d.rt('UpdateRuntimeConfig', { runtimeConfig: { networkConfig: { podCidr: '10.0.0.0/33' } } }), (err: grpc.ServiceError) => {
-      assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
-      assert.match(err.details, /10\.0\.0\.0\/33/);
-      return true;
-    });
+    await assert.rejects(
+      d.rt('UpdateRuntimeConfig', { runtimeConfig: { networkConfig: { podCidr: '10.0.0.0/33' } } }),
+      (err: grpc.ServiceError) => {
+        assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+        assert.match(err.details, /10\.0\.0\.0\/33/);
+        return true;
+      },
+    );
   });
 
   it('answers UNIMPLEMENTED naming the RPC for one not built yet', async () => {
@@ -122,7 +133,15 @@ describe('daemon over its unix socket', () => {
 
   it('refuses a second daemon on the same root', async () => {
     const other = path.join(d.dir, 'other');
-    const res = await runCli(['daemon', '--config', d.configFile, '--state-dir', path.join(other, 'state'), '--listen', path.join(other, 's.sock')]);
+    const res = await runCli([
+      'daemon',
+      '--config',
+      d.configFile,
+      '--state-dir',
+      path.join(other, 'state'),
+      '--listen',
+      path.join(other, 's.sock'),
+    ]);
     assert.notEqual(res.code, 0);
     assert.match(res.stderr, /another skiff daemon \(pid \d+\) is already using root directory/);
     // The running daemon is untouched.

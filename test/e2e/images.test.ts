@@ -1,15 +1,17 @@
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
 import * as grpc from '@grpc/grpc-js';
+
 import { TestDaemon } from '../support/daemon.js';
+import { buildImage, busyboxEntries, busyboxImage, layer, pushImage, pushIndex } from '../support/images.js';
 import { TestRegistry } from '../support/registry.js';
 import { RegistryProxy } from '../support/registry-proxy.js';
-import { buildImage, busyboxEntries, busyboxImage, layer, pushImage, pushIndex } from '../support/images.js';
 
 interface Image {
   id: string;
@@ -38,9 +40,12 @@ describe('ImageService against a real registry', () => {
   const busybox = busyboxImage();
   let busyboxDigest: string;
 
-  const pull = (image: string, extra: object = {}, timeoutMs?: number) => d.img<{ imageRef: string }>('PullImage', { image: { image }, ...extra }, timeoutMs);
-  const status = (image: string, verbose = false) => d.img<{ image: Image | null; info: Record<string, string> }>('ImageStatus', { image: { image }, verbose });
-  const list = async (filter?: string) => (await d.img<{ images: Image[] }>('ListImages', filter ? { filter: { image: { image: filter } } } : {})).images;
+  const pull = (image: string, extra: object = {}, timeoutMs?: number) =>
+    d.img<{ imageRef: string }>('PullImage', { image: { image }, ...extra }, timeoutMs);
+  const status = (image: string, verbose = false) =>
+    d.img<{ image: Image | null; info: Record<string, string> }>('ImageStatus', { image: { image }, verbose });
+  const list = async (filter?: string) =>
+    (await d.img<{ images: Image[] }>('ListImages', filter ? { filter: { image: { image: filter } } } : {})).images;
   const remove = (image: string) => d.img('RemoveImage', { image: { image } });
 
   before(async () => {
@@ -69,14 +74,22 @@ describe('ImageService against a real registry', () => {
     assert.equal((await status(busybox.configDigest.slice(7, 19))).image?.id, byTag.id);
     assert.equal((await status(`${host}/test/busybox@${busyboxDigest}`)).image?.id, byTag.id);
     assert.ok((await list()).some((i) => i.id === byTag.id));
-    assert.deepEqual((await list(ref)).map((i) => i.id), [byTag.id]);
+    assert.deepEqual(
+      (await list(ref)).map((i) => i.id),
+      [byTag.id],
+    );
     const verbose = await status(ref, true);
     const info = JSON.parse(verbose.info['info']!) as { imageSpec: { rootfs: { diff_ids: string[] } } };
-    assert.deepEqual(info.imageSpec.rootfs.diff_ids, busybox.layers.map((l) => l.diffId));
+    assert.deepEqual(
+      info.imageSpec.rootfs.diff_ids,
+      busybox.layers.map((l) => l.diffId),
+    );
   });
 
   it('unpacks the layer into a snapshot that holds the files', async () => {
-    const meta = JSON.parse(await fs.readFile(path.join(d.root, 'snapshots', 'metadata.json'), 'utf8')) as { committed: Record<string, { id: number }> };
+    const meta = JSON.parse(await fs.readFile(path.join(d.root, 'snapshots', 'metadata.json'), 'utf8')) as {
+      committed: Record<string, { id: number }>;
+    };
     const snap = meta.committed[busybox.layers[0]!.diffId]!;
     const fsDir = path.join(d.root, 'snapshots', String(snap.id), 'fs');
     const st = await fs.stat(path.join(fsDir, 'bin', 'busybox'));
@@ -206,7 +219,10 @@ describe('ImageService against a real registry', () => {
     assert.equal((await status(`${host}/test/evil:v1`)).image, null);
     const afterBlobs = await listDir(path.join(d.root, 'content', 'blobs', 'sha256'));
     assert.deepEqual(afterBlobs.sort(), before.sort(), 'no blob of the rejected image kept');
-    assert.deepEqual((await listDir(path.join(d.root, 'snapshots'))).filter((n) => n.startsWith('tmp-')), []);
+    assert.deepEqual(
+      (await listDir(path.join(d.root, 'snapshots'))).filter((n) => n.startsWith('tmp-')),
+      [],
+    );
 
     const dotdot = buildImage([layer([{ type: 'file', name: '../../escaped-by-dotdot', data: 'x' }])]);
     await pushImage(registry.url, 'test/evil', 'v2', dotdot);
@@ -224,7 +240,9 @@ describe('ImageService against a real registry', () => {
     await pull(`${host}/test/gc:a`);
     await pull(`${host}/test/gc:b`);
     const blobs = path.join(d.root, 'content', 'blobs', 'sha256');
-    const used1 = BigInt((await d.img<{ imageFilesystems: { usedBytes: { value: string } }[] }>('ImageFsInfo')).imageFilesystems[0]!.usedBytes.value);
+    const used1 = BigInt(
+      (await d.img<{ imageFilesystems: { usedBytes: { value: string } }[] }>('ImageFsInfo')).imageFilesystems[0]!.usedBytes.value,
+    );
     assert.ok((await listDir(blobs)).includes(extraA.digest.slice(7)));
 
     await remove(imgA.configDigest.slice(7, 20)); // by short id
@@ -234,7 +252,9 @@ describe('ImageService against a real registry', () => {
     assert.ok(left.includes(shared.digest.slice(7)), 'shared layer kept for B');
     assert.ok(!left.includes(imgA.configDigest.slice(7)));
     await new Promise((r) => setTimeout(r, 5100)); // ImageFsInfo caches for 5 s
-    const used2 = BigInt((await d.img<{ imageFilesystems: { usedBytes: { value: string } }[] }>('ImageFsInfo')).imageFilesystems[0]!.usedBytes.value);
+    const used2 = BigInt(
+      (await d.img<{ imageFilesystems: { usedBytes: { value: string } }[] }>('ImageFsInfo')).imageFilesystems[0]!.usedBytes.value,
+    );
     assert.ok(used2 < used1, `used bytes fell (${used1} → ${used2})`);
 
     await remove(`${host}/test/gc:b`);
@@ -243,7 +263,9 @@ describe('ImageService against a real registry', () => {
   });
 
   it('reports the image filesystem with its mount point, bytes and inodes', async () => {
-    const res = await d.img<{ imageFilesystems: { fsId: { mountpoint: string }; usedBytes: { value: string }; inodesUsed: { value: string }; timestamp: string }[] }>('ImageFsInfo');
+    const res = await d.img<{
+      imageFilesystems: { fsId: { mountpoint: string }; usedBytes: { value: string }; inodesUsed: { value: string }; timestamp: string }[];
+    }>('ImageFsInfo');
     const fsu = res.imageFilesystems[0]!;
     assert.ok(d.root.startsWith(fsu.fsId.mountpoint), `${fsu.fsId.mountpoint} holds ${d.root}`);
     assert.ok(Number(fsu.usedBytes.value) > 1_000_000, 'busybox is over 1 MB');
@@ -289,11 +311,17 @@ describe('image pulls through mirrors, auth and failures', () => {
         `server = "https://${upstream}"\n\n[host."http://${registry.host}"]\ncapabilities = ["pull", "resolve"]\n`,
       );
     }
-    assert.equal((await d.img<{ imageRef: string }>('PullImage', { image: { image: 'registry.k8s.io/pause:3.10' } })).imageRef, pause.configDigest);
+    assert.equal(
+      (await d.img<{ imageRef: string }>('PullImage', { image: { image: 'registry.k8s.io/pause:3.10' } })).imageRef,
+      pause.configDigest,
+    );
     const st = await d.img<{ image: Image }>('ImageStatus', { image: { image: 'registry.k8s.io/pause:3.10' } });
     assert.equal(st.image.pinned, true);
     assert.deepEqual(st.image.repoTags, ['registry.k8s.io/pause:3.10']);
-    assert.equal((await d.img<{ imageRef: string }>('PullImage', { image: { image: 'gcr.io/google-containers/thing:v1' } })).imageRef, other.configDigest);
+    assert.equal(
+      (await d.img<{ imageRef: string }>('PullImage', { image: { image: 'gcr.io/google-containers/thing:v1' } })).imageRef,
+      other.configDigest,
+    );
   });
 
   it('refuses a blob whose bytes do not match its digest and stores nothing', async () => {
@@ -317,7 +345,9 @@ describe('image pulls through mirrors, auth and failures', () => {
   });
 
   it('downloads each blob once for two identical concurrent pulls', async () => {
-    const image = buildImage([layer(busyboxEntries()), layer([{ type: 'file', name: 'once', data: 'o'.repeat(200000) }])], { env: ['ONCE=1'] });
+    const image = buildImage([layer(busyboxEntries()), layer([{ type: 'file', name: 'once', data: 'o'.repeat(200000) }])], {
+      env: ['ONCE=1'],
+    });
     await pushImage(registry.url, 'test/once', 'v1', image);
     const ref = `${proxy.host}/test/once:v1`;
     const [a, b] = await Promise.all([
@@ -336,7 +366,10 @@ describe('image pulls through mirrors, auth and failures', () => {
     await pushImage(registry.url, 'test/slow', 'v1', image);
     proxy.rules = [{ match: (p) => p.includes(image.layers[0]!.digest), stallAfterBytes: 1000 }];
     try {
-      await assert.rejects(d.img('PullImage', { image: { image: `${proxy.host}/test/slow:v1` } }, 700), grpcError(grpc.status.DEADLINE_EXCEEDED, /deadline/i));
+      await assert.rejects(
+        d.img('PullImage', { image: { image: `${proxy.host}/test/slow:v1` } }, 700),
+        grpcError(grpc.status.DEADLINE_EXCEEDED, /deadline/i),
+      );
       // The stall watchdog (2 s here) ends a pull whose download stops without a deadline.
       await assert.rejects(d.img('PullImage', { image: { image: `${proxy.host}/test/slow:v1` } }, 20000), /no progress/);
     } finally {
@@ -344,10 +377,16 @@ describe('image pulls through mirrors, auth and failures', () => {
     }
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(await listDir(path.join(d.root, 'content', 'ingest')), []);
-    assert.deepEqual((await listDir(path.join(d.root, 'snapshots'))).filter((n) => n.startsWith('tmp-')), []);
+    assert.deepEqual(
+      (await listDir(path.join(d.root, 'snapshots'))).filter((n) => n.startsWith('tmp-')),
+      [],
+    );
     assert.ok(!(await listDir(path.join(d.root, 'content', 'blobs', 'sha256'))).includes(image.configDigest.slice(7)));
     // And the same pull works once the registry behaves.
-    assert.equal((await d.img<{ imageRef: string }>('PullImage', { image: { image: `${proxy.host}/test/slow:v1` } })).imageRef, image.configDigest);
+    assert.equal(
+      (await d.img<{ imageRef: string }>('PullImage', { image: { image: `${proxy.host}/test/slow:v1` } })).imageRef,
+      image.configDigest,
+    );
   });
 });
 
@@ -368,17 +407,26 @@ describe('image pulls with registry authentication', () => {
 
   it('pulls with good Basic credentials (username/password and auth)', async () => {
     const ref = `${registry.host}/private/busybox:v1`;
-    const res = await d.img<{ imageRef: string }>('PullImage', { image: { image: ref }, auth: { username: auth.username, password: auth.password } });
+    const res = await d.img<{ imageRef: string }>('PullImage', {
+      image: { image: ref },
+      auth: { username: auth.username, password: auth.password },
+    });
     assert.match(res.imageRef, /^sha256:/);
     await d.img('RemoveImage', { image: { image: ref } });
     const encoded = Buffer.from(`${auth.username}:${auth.password}`).toString('base64');
-    assert.equal((await d.img<{ imageRef: string }>('PullImage', { image: { image: ref }, auth: { auth: encoded } })).imageRef, res.imageRef);
+    assert.equal(
+      (await d.img<{ imageRef: string }>('PullImage', { image: { image: ref }, auth: { auth: encoded } })).imageRef,
+      res.imageRef,
+    );
   });
 
   it('fails with bad or missing credentials, saying so', async () => {
     const ref = `${registry.host}/private/busybox:v1`;
     await d.img('RemoveImage', { image: { image: ref } });
-    await assert.rejects(d.img('PullImage', { image: { image: ref }, auth: { username: auth.username, password: 'wrong' } }), /unauthorized|authentication/i);
+    await assert.rejects(
+      d.img('PullImage', { image: { image: ref }, auth: { username: auth.username, password: 'wrong' } }),
+      /unauthorized|authentication/i,
+    );
     await assert.rejects(d.img('PullImage', { image: { image: ref } }), /unauthorized|authentication/i);
     assert.equal((await d.img<{ image: Image | null }>('ImageStatus', { image: { image: ref } })).image, null);
   });

@@ -1,10 +1,12 @@
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
 import * as grpc from '@grpc/grpc-js';
+
 import { TestDaemon } from '../support/daemon.js';
 import { ping, TestNetwork } from '../support/network.js';
 import { podConfig } from '../support/pod-config.js';
@@ -28,7 +30,6 @@ interface Info {
   shmPath: string;
 }
 
-
 const nsenter = (args: string[]): string => {
   const r = spawnSync('nsenter', args);
   assert.equal(r.status, 0, r.stderr.toString());
@@ -42,7 +43,10 @@ describe('pod sandboxes with real CNI plugins', () => {
   const run = async (config: Record<string, unknown>, handler = ''): Promise<string> =>
     (await d.rt<{ podSandboxId: string }>('RunPodSandbox', { config, runtimeHandler: handler })).podSandboxId;
   const status = async (id: string): Promise<{ status: SandboxStatus; info: Info }> => {
-    const res = await d.rt<{ status: SandboxStatus; info: Record<string, string> }>('PodSandboxStatus', { podSandboxId: id, verbose: true });
+    const res = await d.rt<{ status: SandboxStatus; info: Record<string, string> }>('PodSandboxStatus', {
+      podSandboxId: id,
+      verbose: true,
+    });
     return { status: res.status, info: JSON.parse(res.info['info']!) as Info };
   };
 
@@ -77,8 +81,11 @@ describe('pod sandboxes with real CNI plugins', () => {
     assert.equal(st.linux.namespaces.options.pid, 'CONTAINER');
     assert.ok(ping(st.network.ip), `ping ${st.network.ip}`);
 
-    assert.equal(await fs.readFile(info.resolvConfPath, 'utf8'), 'search test.svc.cluster.local svc.cluster.local\nnameserver 10.96.0.10\nnameserver 10.96.0.11\noptions ndots:5\n');
-    assert.equal(nsenter([`--uts=${info.pins.uts}`, 'hostname']), (config['hostname'] as string));
+    assert.equal(
+      await fs.readFile(info.resolvConfPath, 'utf8'),
+      'search test.svc.cluster.local svc.cluster.local\nnameserver 10.96.0.10\nnameserver 10.96.0.11\noptions ndots:5\n',
+    );
+    assert.equal(nsenter([`--uts=${info.pins.uts}`, 'hostname']), config['hostname'] as string);
     assert.equal(nsenter([`--ipc=${info.pins.ipc}`, 'sysctl', '-n', 'kernel.shm_rmid_forced']), '1');
     assert.equal(nsenter([`--ipc=${info.pins.ipc}`, 'sysctl', '-n', 'fs.mqueue.msg_max']), '100');
     assert.equal(nsenter([`--net=${info.pins.net}`, 'sysctl', '-n', 'net.ipv4.ip_unprivileged_port_start']), '80');
@@ -93,7 +100,9 @@ describe('pod sandboxes with real CNI plugins', () => {
     const { status: st, info } = await status(id);
     let server: ChildProcess | undefined;
     try {
-      server = spawn('nsenter', [`--net=${info.pins.net}`, 'socat', 'TCP-LISTEN:8080,reuseaddr,fork', 'EXEC:/bin/echo pong'], { stdio: 'ignore' });
+      server = spawn('nsenter', [`--net=${info.pins.net}`, 'socat', 'TCP-LISTEN:8080,reuseaddr,fork', 'EXEC:/bin/echo pong'], {
+        stdio: 'ignore',
+      });
       const dial = (host: string): Promise<string> =>
         new Promise((resolve, reject) => {
           const c = net.connect(hostPort, host);
@@ -116,22 +125,32 @@ describe('pod sandboxes with real CNI plugins', () => {
   });
 
   it('gives a pod without a hostname the node hostname, whatever the length of its name', async () => {
-    const id = await run(podConfig({ hostname: '', metadata: { name: 'p'.repeat(90), uid: `uid-long-${process.pid}`, namespace: 'test', attempt: 0 } }));
+    const id = await run(
+      podConfig({ hostname: '', metadata: { name: 'p'.repeat(90), uid: `uid-long-${process.pid}`, namespace: 'test', attempt: 0 } }),
+    );
     const { info } = await status(id);
     assert.equal(nsenter([`--uts=${info.pins.uts}`, 'hostname']), (await fs.readFile('/proc/sys/kernel/hostname', 'utf8')).trim());
   });
 
   it('passes bandwidth annotations to the CNI bandwidth plugin, and records pod resources', async () => {
     const id = await run(podConfig({ annotations: { 'kubernetes.io/ingress-bandwidth': '10M', 'kubernetes.io/egress-bandwidth': '20M' } }));
-    const cache = JSON.parse(await fs.readFile(path.join(d.root, 'cni-cache', `${id}.json`), 'utf8')) as { capabilities?: { bandwidth?: { ingressRate: number; egressRate: number } } };
+    const cache = JSON.parse(await fs.readFile(path.join(d.root, 'cni-cache', `${id}.json`), 'utf8')) as {
+      capabilities?: { bandwidth?: { ingressRate: number; egressRate: number } };
+    };
     assert.equal(cache.capabilities?.bandwidth?.ingressRate, 10_000_000);
     assert.equal(cache.capabilities?.bandwidth?.egressRate, 20_000_000);
     const qdiscs = spawnSync('tc', ['qdisc', 'show']).stdout.toString();
     assert.match(qdiscs, /tbf/, 'a token bucket shapes the pod traffic');
     await d.rt('UpdatePodSandboxResources', { podSandboxId: id, resources: { cpuShares: '1024', memoryLimitInBytes: String(256 << 20) } });
     const verbose = await d.rt<{ info: Record<string, string> }>('PodSandboxStatus', { podSandboxId: id, verbose: true });
-    assert.equal((JSON.parse(verbose.info['info']!) as { podResources: { resources: { cpuShares: string } } }).podResources.resources.cpuShares, '1024');
-    await assert.rejects(run(podConfig({ annotations: { 'kubernetes.io/ingress-bandwidth': 'fast' } })), (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT && /fast/.test(err.details));
+    assert.equal(
+      (JSON.parse(verbose.info['info']!) as { podResources: { resources: { cpuShares: string } } }).podResources.resources.cpuShares,
+      '1024',
+    );
+    await assert.rejects(
+      run(podConfig({ annotations: { 'kubernetes.io/ingress-bandwidth': 'fast' } })),
+      (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT && /fast/.test(err.details),
+    );
     await d.rt('RemovePodSandbox', { podSandboxId: id });
   });
 
@@ -148,7 +167,8 @@ describe('pod sandboxes with real CNI plugins', () => {
 
   it('lists with filters on id prefix, state and labels', async () => {
     const id = await run(podConfig({ labels: { app: 'filtered', tier: 'x' } }));
-    const list = async (filter: object) => (await d.rt<{ items: { id: string; state: string }[] }>('ListPodSandbox', { filter })).items.map((i) => i.id);
+    const list = async (filter: object) =>
+      (await d.rt<{ items: { id: string; state: string }[] }>('ListPodSandbox', { filter })).items.map((i) => i.id);
     assert.deepEqual(await list({ id: id.slice(0, 12) }), [id]);
     assert.deepEqual(await list({ labelSelector: { app: 'filtered' } }), [id]);
     assert.deepEqual(await list({ labelSelector: { app: 'filtered', tier: 'y' } }), []);
@@ -184,7 +204,9 @@ describe('pod sandboxes with real CNI plugins', () => {
   });
 
   it('runs a host-network pod in the host namespaces', async () => {
-    const id = await run(podConfig({ linux: { securityContext: { namespaceOptions: { network: 'NODE', pid: 'CONTAINER', ipc: 'NODE' } } } }));
+    const id = await run(
+      podConfig({ linux: { securityContext: { namespaceOptions: { network: 'NODE', pid: 'CONTAINER', ipc: 'NODE' } } } }),
+    );
     const { status: st, info } = await status(id);
     assert.equal(st.state, 'SANDBOX_READY');
     assert.equal(st.network.ip, '');
@@ -192,11 +214,18 @@ describe('pod sandboxes with real CNI plugins', () => {
     assert.deepEqual(info.pins, {});
     assert.equal(info.shmPath, '/dev/shm');
     assert.equal((await fs.readFile(info.hostnamePath, 'utf8')).trim(), (await fs.readFile('/proc/sys/kernel/hostname', 'utf8')).trim());
-    await assert.rejects(run(podConfig({ linux: { sysctls: { 'net.ipv4.ip_forward': '1' }, securityContext: { namespaceOptions: { network: 'NODE', pid: 'CONTAINER' } } } })), (err: grpc.ServiceError) => {
-      assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
-      assert.match(err.details, /net\.ipv4\.ip_forward/);
-      return true;
-    });
+    await assert.rejects(
+      run(
+        podConfig({
+          linux: { sysctls: { 'net.ipv4.ip_forward': '1' }, securityContext: { namespaceOptions: { network: 'NODE', pid: 'CONTAINER' } } },
+        }),
+      ),
+      (err: grpc.ServiceError) => {
+        assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+        assert.match(err.details, /net\.ipv4\.ip_forward/);
+        return true;
+      },
+    );
   });
 
   it('rejects bad requests with INVALID_ARGUMENT and leaves nothing', async () => {
@@ -204,7 +233,10 @@ describe('pod sandboxes with real CNI plugins', () => {
     for (const [config, pattern] of [
       [podConfig({ metadata: { name: '', uid: 'u', namespace: 'n' } }), /metadata\.name/],
       [podConfig({ metadata: { name: 'x', uid: '', namespace: 'n' } }), /metadata\.uid/],
-      [podConfig({ linux: { sysctls: { 'kernel.panic': '1' }, securityContext: { namespaceOptions: { pid: 'CONTAINER' } } } }), /kernel\.panic/],
+      [
+        podConfig({ linux: { sysctls: { 'kernel.panic': '1' }, securityContext: { namespaceOptions: { pid: 'CONTAINER' } } } }),
+        /kernel\.panic/,
+      ],
     ] as const) {
       await assert.rejects(run(config), (err: grpc.ServiceError) => {
         assert.equal(err.code, grpc.status.INVALID_ARGUMENT, err.details);
@@ -212,7 +244,10 @@ describe('pod sandboxes with real CNI plugins', () => {
         return true;
       });
     }
-    await assert.rejects(run(podConfig(), 'no-such-handler'), (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT && /no-such-handler/.test(err.details));
+    await assert.rejects(
+      run(podConfig(), 'no-such-handler'),
+      (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT && /no-such-handler/.test(err.details),
+    );
     assert.equal((await d.rt<{ items: unknown[] }>('ListPodSandbox')).items.length, before.items.length);
   });
 
@@ -228,9 +263,11 @@ describe('pod sandboxes with real CNI plugins', () => {
       const ids = new Set(items.map((i) => i.id));
       const ips = new Set<string>();
       for (const i of items.filter((x) => x.state === 'SANDBOX_READY')) ips.add((await status(i.id)).status.network.ip);
-      for (const pin of await fs.readdir(path.join(d.stateDir, 'ns'))) assert.ok(ids.has(pin.split('.')[0]!), `pin ${pin} belongs to a listed pod (delay ${delay})`);
+      for (const pin of await fs.readdir(path.join(d.stateDir, 'ns')))
+        assert.ok(ids.has(pin.split('.')[0]!), `pin ${pin} belongs to a listed pod (delay ${delay})`);
       for (const lease of await netw.leases()) assert.ok(ips.has(lease), `lease ${lease} belongs to a ready pod (delay ${delay})`);
-      for (const podDir of await fs.readdir(path.join(d.stateDir, 'pods'))) assert.ok(ids.has(podDir), `pod dir ${podDir} belongs to a listed pod`);
+      for (const podDir of await fs.readdir(path.join(d.stateDir, 'pods')))
+        assert.ok(ids.has(podDir), `pod dir ${podDir} belongs to a listed pod`);
     }
   });
 

@@ -1,14 +1,16 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import * as grpc from '@grpc/grpc-js';
-import { loadCriProto } from '../../src/server/proto.js';
-import { unaryCall } from './unary-call.js';
-import { REPO_ROOT } from '../../src/version.js';
-import type { RuntimeServiceClient } from '../../src/generated/runtime/v1/RuntimeService.js';
+
 import type { ImageServiceClient } from '../../src/generated/runtime/v1/ImageService.js';
+import type { RuntimeServiceClient } from '../../src/generated/runtime/v1/RuntimeService.js';
+import { loadCriProto } from '../../src/server/proto.js';
+import { REPO_ROOT } from '../../src/version.js';
+import { unaryCall } from './unary-call.js';
 
 export const MAIN_JS = path.join(REPO_ROOT, 'dist', 'src', 'main.js');
 
@@ -43,8 +45,8 @@ export class TestDaemon {
   ) {
     const v1 = loadCriProto().runtime.v1;
     const creds = grpc.credentials.createInsecure();
-    this.runtime = new v1.RuntimeService(`unix://${socket}`, creds) as unknown as RuntimeServiceClient;
-    this.image = new v1.ImageService(`unix://${socket}`, creds) as unknown as ImageServiceClient;
+    this.runtime = new v1.RuntimeService(`unix://${socket}`, creds);
+    this.image = new v1.ImageService(`unix://${socket}`, creds);
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   }
 
@@ -83,8 +85,8 @@ export class TestDaemon {
     const child = spawn(process.execPath, [MAIN_JS, 'daemon', '--config', configFile, ...(options.args ?? [])], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout!.on('data', (d: Buffer) => (output.text += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (output.text += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (output.text += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output.text += d.toString()));
     const daemon = new TestDaemon(dir, socket, configFile, child, output);
     await daemon.waitReady();
     return daemon;
@@ -113,11 +115,11 @@ export class TestDaemon {
   }
 
   rt<Res = Record<string, unknown>>(method: string, request: object = {}, timeoutMs?: number): Promise<Res> {
-    return this.call<Res>(this.runtime as unknown as grpc.Client, method, request, timeoutMs);
+    return this.call<Res>(this.runtime, method, request, timeoutMs);
   }
 
   img<Res = Record<string, unknown>>(method: string, request: object = {}, timeoutMs?: number): Promise<Res> {
-    return this.call<Res>(this.image as unknown as grpc.Client, method, request, timeoutMs);
+    return this.call<Res>(this.image, method, request, timeoutMs);
   }
 
   /** Waits until Status reports NetworkReady (the CNI config dir is watched). */

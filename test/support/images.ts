@@ -1,5 +1,6 @@
 // Builds test images from busybox-static and pushes them with the registry HTTP API.
 import { readFileSync } from 'node:fs';
+
 import { gzipLayer, sha256, type TarEntry } from './tar-writer.js';
 
 export interface BuiltLayer {
@@ -18,7 +19,33 @@ export interface BuiltImage {
   manifestMediaType: string;
 }
 
-const BUSYBOX_APPLETS = ['sh', 'ls', 'cat', 'echo', 'sleep', 'id', 'dd', 'true', 'false', 'env', 'pwd', 'whoami', 'head', 'touch', 'mkdir', 'rm', 'stat', 'wc', 'test', 'ps', 'kill', 'grep', 'hostname', 'mount', 'nc'];
+const BUSYBOX_APPLETS = [
+  'sh',
+  'ls',
+  'cat',
+  'echo',
+  'sleep',
+  'id',
+  'dd',
+  'true',
+  'false',
+  'env',
+  'pwd',
+  'whoami',
+  'head',
+  'touch',
+  'mkdir',
+  'rm',
+  'stat',
+  'wc',
+  'test',
+  'ps',
+  'kill',
+  'grep',
+  'hostname',
+  'mount',
+  'nc',
+];
 
 export function layer(entries: TarEntry[], mediaType = 'application/vnd.oci.image.layer.v1.tar+gzip'): BuiltLayer {
   return { ...gzipLayer(entries), mediaType };
@@ -33,7 +60,11 @@ export function busyboxEntries(): TarEntry[] {
     // Hard links carry the file's mode, as real tar writers do (some unpackers apply it).
     ...BUSYBOX_APPLETS.map((a): TarEntry => ({ type: 'hardlink', name: `bin/${a}`, target: 'bin/busybox', mode: 0o755 })),
     { type: 'dir', name: 'etc/' },
-    { type: 'file', name: 'etc/passwd', data: 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\napp:x:1000:1000:app:/home/app:/bin/sh\n' },
+    {
+      type: 'file',
+      name: 'etc/passwd',
+      data: 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\napp:x:1000:1000:app:/home/app:/bin/sh\n',
+    },
     { type: 'file', name: 'etc/group', data: 'root:x:0:\nnogroup:x:65534:\napp:x:1000:\nextra:x:2000:app\n' },
     { type: 'dir', name: 'tmp/', mode: 0o1777 },
     { type: 'dir', name: 'root/', mode: 0o700 },
@@ -73,7 +104,11 @@ export function buildImage(layers: BuiltLayer[], opts: ImageOptions = {}): Built
     JSON.stringify({
       schemaVersion: 2,
       mediaType: manifestMediaType,
-      config: { mediaType: docker ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
+      config: {
+        mediaType: docker ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json',
+        digest: sha256(config),
+        size: config.length,
+      },
       layers: layers.map((l) => ({
         mediaType: docker ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : l.mediaType,
         digest: l.digest,
@@ -101,19 +136,40 @@ export async function pushBlob(base: string, repo: string, data: Buffer, headers
   await check(start, `start upload to ${repo}`);
   const location = new URL(start.headers.get('location')!, base);
   location.searchParams.set('digest', digest);
-  const put = await fetch(location, { method: 'PUT', headers: { ...headers, 'content-type': 'application/octet-stream' }, body: new Uint8Array(data) });
+  const put = await fetch(location, {
+    method: 'PUT',
+    headers: { ...headers, 'content-type': 'application/octet-stream' },
+    body: new Uint8Array(data),
+  });
   await check(put, `upload ${digest}`);
   return digest;
 }
 
-export async function pushManifest(base: string, repo: string, reference: string, body: Buffer, mediaType: string, headers: Record<string, string> = {}): Promise<string> {
-  const res = await fetch(`${base}/v2/${repo}/manifests/${reference}`, { method: 'PUT', headers: { ...headers, 'content-type': mediaType }, body: new Uint8Array(body) });
+export async function pushManifest(
+  base: string,
+  repo: string,
+  reference: string,
+  body: Buffer,
+  mediaType: string,
+  headers: Record<string, string> = {},
+): Promise<string> {
+  const res = await fetch(`${base}/v2/${repo}/manifests/${reference}`, {
+    method: 'PUT',
+    headers: { ...headers, 'content-type': mediaType },
+    body: new Uint8Array(body),
+  });
   await check(res, `push manifest ${repo}:${reference}`);
   return sha256(body);
 }
 
 /** Pushes layers, config and manifest; returns the manifest digest. */
-export async function pushImage(base: string, repo: string, tag: string, image: BuiltImage, headers: Record<string, string> = {}): Promise<string> {
+export async function pushImage(
+  base: string,
+  repo: string,
+  tag: string,
+  image: BuiltImage,
+  headers: Record<string, string> = {},
+): Promise<string> {
   for (const l of image.layers) await pushBlob(base, repo, l.blob, headers);
   await pushBlob(base, repo, image.config, headers);
   return pushManifest(base, repo, tag, image.manifest, image.manifestMediaType, headers);
@@ -139,5 +195,9 @@ export async function pushIndex(
 /** A pause image: catatonit (static) as /pause, the way kubelet's pause image behaves. */
 export function pauseImage(): BuiltImage {
   const pause = readFileSync('/usr/bin/catatonit');
-  return buildImage([layer([{ type: 'file', name: 'pause', data: pause, mode: 0o755 }])], { entrypoint: ['/pause', '-P'], cmd: [], env: [] });
+  return buildImage([layer([{ type: 'file', name: 'pause', data: pause, mode: 0o755 }])], {
+    entrypoint: ['/pause', '-P'],
+    cmd: [],
+    env: [],
+  });
 }

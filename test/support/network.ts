@@ -37,7 +37,12 @@ export class TestNetwork {
           isGateway: true,
           ipMasq: false,
           hairpinMode: true,
-          ipam: { type: 'host-local', ranges: [[{ subnet: this.subnet, gateway: this.gateway }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: this.ipamDir },
+          ipam: {
+            type: 'host-local',
+            ranges: [[{ subnet: this.subnet, gateway: this.gateway }]],
+            routes: [{ dst: '0.0.0.0/0' }],
+            dataDir: this.ipamDir,
+          },
         },
         ...extraPlugins,
       ],

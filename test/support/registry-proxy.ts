@@ -38,11 +38,11 @@ export class RegistryProxy {
   }
 
   static async start(upstream: string): Promise<RegistryProxy> {
-    let self: RegistryProxy | undefined;
+    const holder: { proxy?: RegistryProxy } = {};
     const server = http.createServer((req, res) => {
       const url = req.url ?? '/';
-      self!.requests.push(`${req.method} ${url}`);
-      const rule = self!.rules.find((r) => r.match(url));
+      holder.proxy!.requests.push(`${req.method} ${url}`);
+      const rule = holder.proxy!.rules.find((r) => r.match(url));
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host') headers[k] = v;
       fetch(`${upstream}${url}`, { method: req.method ?? 'GET', headers, redirect: 'manual' })
@@ -54,7 +54,8 @@ export class RegistryProxy {
           let body = Buffer.from(await up.arrayBuffer());
           if (rule?.corrupt && body.length > 0) {
             body = Buffer.from(body);
-            body[body.length >> 1] ^= 0xff;
+            const mid = body.length >> 1;
+            body[mid] = (body[mid] ?? 0) ^ 0xff;
           }
           if (rule?.stallAfterBytes !== undefined) {
             res.writeHead(up.status, out);
@@ -70,8 +71,8 @@ export class RegistryProxy {
         });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    self = new RegistryProxy(server, (server.address() as net.AddressInfo).port);
-    return self;
+    holder.proxy = new RegistryProxy(server, (server.address() as net.AddressInfo).port);
+    return holder.proxy;
   }
 
   async stop(): Promise<void> {

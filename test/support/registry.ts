@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+
 import bcrypt from 'bcryptjs';
 
 export async function freePort(): Promise<number> {
@@ -59,8 +60,8 @@ export class TestRegistry {
     await fs.writeFile(path.join(dir, 'config.yml'), lines.join('\n') + '\n');
     const output = { text: '' };
     const child = spawn('/usr/bin/docker-registry', ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.on('data', (d: Buffer) => (output.text += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (output.text += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (output.text += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output.text += d.toString()));
     const registry = new TestRegistry(dir, port, child, options.auth, output);
     const deadline = Date.now() + 10000;
     for (;;) {

@@ -5,7 +5,16 @@ import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 
 export type TarEntry =
-  | { type: 'file'; name: string; data?: string | Buffer; mode?: number; uid?: number; gid?: number; mtime?: number; xattrs?: Record<string, string> }
+  | {
+      type: 'file';
+      name: string;
+      data?: string | Buffer;
+      mode?: number;
+      uid?: number;
+      gid?: number;
+      mtime?: number;
+      xattrs?: Record<string, string>;
+    }
   | { type: 'dir'; name: string; mode?: number; uid?: number; gid?: number; mtime?: number; xattrs?: Record<string, string> }
   | { type: 'symlink'; name: string; target: string; mtime?: number }
   | { type: 'hardlink'; name: string; target: string; mode?: number }
@@ -18,7 +27,18 @@ function octal(value: number, width: number): string {
   return value.toString(8).padStart(width - 1, '0') + '\0';
 }
 
-function header(fields: { name: string; mode: number; uid: number; gid: number; size: number; mtime: number; type: string; linkname?: string; major?: number; minor?: number }): Buffer {
+function header(fields: {
+  name: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  type: string;
+  linkname?: string;
+  major?: number;
+  minor?: number;
+}): Buffer {
   const h = Buffer.alloc(512);
   h.write(fields.name, 0, 100, 'utf8');
   h.write(octal(fields.mode, 8), 100, 'ascii');
@@ -60,7 +80,11 @@ export function buildTar(entries: TarEntry[]): Buffer {
     if ((e.type === 'symlink' || e.type === 'hardlink') && Buffer.byteLength(e.target) > 99) pax['linkpath'] = e.target;
     if ((e.type === 'file' || e.type === 'dir') && e.xattrs) for (const [k, v] of Object.entries(e.xattrs)) pax[`SCHILY.xattr.${k}`] = v;
     if (Object.keys(pax).length) {
-      const body = Buffer.from(Object.entries(pax).map(([k, v]) => paxRecord(k, v)).join(''));
+      const body = Buffer.from(
+        Object.entries(pax)
+          .map(([k, v]) => paxRecord(k, v))
+          .join(''),
+      );
       parts.push(header({ name: 'PaxHeader', mode: 0o644, uid: 0, gid: 0, size: body.length, mtime: 0, type: 'x' }), pad(body));
     }
     const data = e.type === 'file' ? Buffer.from(e.data ?? '') : Buffer.alloc(0);

@@ -5,6 +5,8 @@ export function unaryCall<Res>(client: grpc.Client, method: string, request: obj
   const fn = (client as unknown as Record<string, (...a: unknown[]) => unknown>)[method];
   if (typeof fn !== 'function') throw new Error(`no method ${method}`);
   return new Promise((resolve, reject) => {
-    fn.call(client, request, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: Res) => (err ? reject(err) : resolve(res)));
+    fn.call(client, request, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: Res) =>
+      err ? reject(err) : resolve(res),
+    );
   });
 }

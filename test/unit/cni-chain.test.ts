@@ -1,14 +1,15 @@
 // The CNI runtime against scripted stand-in plugins: the protocol (stdin, env,
 // order, prevResult, caching) and the failure paths that real plugins cannot be
 // made to take on demand (hangs, aborts, a failing link mid-chain).
-import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CniRuntime, CniPluginError, type CniNetworkConfig, type CniPodInfo } from '../../src/network/cni/index.js';
+import { after, before, describe, it } from 'node:test';
+
 import { SkiffError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
+import { type CniNetworkConfig, CniPluginError, type CniPodInfo, CniRuntime } from '../../src/network/cni/index.js';
 
 // A fake plugin: logs what it was given, sleeps or fails as its config says, and
 // on ADD extends prevResult (or starts a result) so chaining is visible.
@@ -37,7 +38,16 @@ if (cmd === 'ADD') {
 }
 `;
 
-interface LogRec { type: string; cmd: string; id: string; pid: number; t: number; phase: 'start' | 'end'; conf?: Record<string, unknown>; env?: Record<string, string> }
+interface LogRec {
+  type: string;
+  cmd: string;
+  id: string;
+  pid: number;
+  t: number;
+  phase: 'start' | 'end';
+  conf?: Record<string, unknown>;
+  env?: Record<string, string>;
+}
 
 let root: string;
 let binDir: string;
@@ -45,7 +55,11 @@ const log = createLogger(process.env['SKIFF_TEST_LOG'] ?? 'silent');
 
 async function readLog(file: string): Promise<LogRec[]> {
   try {
-    return (await fs.readFile(file, 'utf8')).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogRec);
+    return (await fs.readFile(file, 'utf8'))
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as LogRec);
   } catch {
     return [];
   }
@@ -53,7 +67,11 @@ async function readLog(file: string): Promise<LogRec[]> {
 const starts = (recs: LogRec[]): string[] => recs.filter((r) => r.phase === 'start').map((r) => `${r.cmd} ${r.type}`);
 
 let seq = 0;
-async function setup(pluginFake: Record<string, Record<string, unknown>> = {}, cniVersion = '1.0.0', opts: { timeoutMs?: number; extra?: Record<string, unknown> } = {}) {
+async function setup(
+  pluginFake: Record<string, Record<string, unknown>> = {},
+  cniVersion = '1.0.0',
+  opts: { timeoutMs?: number; extra?: Record<string, unknown> } = {},
+) {
   const dir = await fs.mkdtemp(path.join(root, 't-'));
   const logFile = path.join(dir, 'calls.log');
   const network: CniNetworkConfig = {
@@ -61,19 +79,41 @@ async function setup(pluginFake: Record<string, Record<string, unknown>> = {}, c
     name: 'fakenet',
     cniVersion,
     plugins: [
-      { type: 'fake-a', name: 'ignored', cniVersion: '0.3.1', capabilities: { portMappings: true }, fake: { log: logFile, ...(pluginFake['fake-a'] ?? {}) } },
+      {
+        type: 'fake-a',
+        name: 'ignored',
+        cniVersion: '0.3.1',
+        capabilities: { portMappings: true },
+        fake: { log: logFile, ...(pluginFake['fake-a'] ?? {}) },
+      },
       { type: 'fake-b', capabilities: { bandwidth: true }, fake: { log: logFile, ...(pluginFake['fake-b'] ?? {}) } },
     ],
     raw: { name: 'fakenet', cniVersion, ...(opts.extra ?? {}) },
   };
-  const rt = new CniRuntime({ binDirs: ['/nonexistent-bin', binDir], cacheDir: path.join(dir, 'cache'), log, ...(opts.timeoutMs ? { pluginTimeoutMs: opts.timeoutMs } : {}) });
+  const rt = new CniRuntime({
+    binDirs: ['/nonexistent-bin', binDir],
+    cacheDir: path.join(dir, 'cache'),
+    log,
+    ...(opts.timeoutMs ? { pluginTimeoutMs: opts.timeoutMs } : {}),
+  });
   seq++;
   const pod: CniPodInfo = { sandboxId: `sb${seq}`, podName: 'web', podNamespace: 'ns1', podUid: 'uid-1', netnsPath: '/run/netns/none' };
   return { dir, logFile, network, rt, pod, cacheFile: path.join(dir, 'cache', `${pod.sandboxId}.json`) };
 }
 
-const exists = (f: string) => fs.access(f).then(() => true, () => false);
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const exists = (f: string) =>
+  fs.access(f).then(
+    () => true,
+    () => false,
+  );
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 describe('CNI runtime with scripted plugins', () => {
   before(async () => {
@@ -88,14 +128,27 @@ describe('CNI runtime with scripted plugins', () => {
 
   it('feeds each plugin the derived config and environment, chains prevResult, caches, and DELs in reverse', async () => {
     const t = await setup();
-    const caps = { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' as const }], bandwidth: { egressRate: 1e6 }, dns: { servers: ['10.0.0.10'] } };
+    const caps = {
+      portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' as const }],
+      bandwidth: { egressRate: 1e6 },
+      dns: { servers: ['10.0.0.10'] },
+    };
     const res = await t.rt.add(t.network, t.pod, caps);
     assert.deepEqual(res.ips, [{ address: '10.9.9.9/24', gateway: '10.9.9.1', interface: 0 }]);
-    assert.deepEqual(res.interfaces.map((i) => i.name), ['eth0', 'fake-b-host']);
+    assert.deepEqual(
+      res.interfaces.map((i) => i.name),
+      ['eth0', 'fake-b-host'],
+    );
 
     const recs = (await readLog(t.logFile)).filter((r) => r.phase === 'start');
     const [a, b] = recs;
-    assert.deepEqual(a!.conf, { type: 'fake-a', name: 'fakenet', cniVersion: '1.0.0', fake: (t.network.plugins[0] as { fake: unknown }).fake, runtimeConfig: { portMappings: caps.portMappings } });
+    assert.deepEqual(a!.conf, {
+      type: 'fake-a',
+      name: 'fakenet',
+      cniVersion: '1.0.0',
+      fake: (t.network.plugins[0] as { fake: unknown }).fake,
+      runtimeConfig: { portMappings: caps.portMappings },
+    });
     assert.deepEqual(b!.conf!['runtimeConfig'], { bandwidth: caps.bandwidth });
     assert.equal((b!.conf!['prevResult'] as { ips: unknown[] }).ips.length, 1);
     assert.deepEqual(a!.env, {
@@ -175,13 +228,19 @@ describe('CNI runtime with scripted plugins', () => {
     await t.rt.del({ ...t.network, plugins: fixedPlugins }, t.pod);
     assert.equal(await exists(t.cacheFile), false);
     const dels = (await readLog(t.logFile)).filter((r) => r.phase === 'start' && r.cmd === 'DEL');
-    assert.deepEqual(dels.map((r) => `${r.type}:${r.conf!['name']}`), ['fake-b:fakenet', 'fake-a:fakenet', 'fake-b:fakenet', 'fake-a:fakenet', 'fake-b:fakenet', 'fake-a:fakenet']);
+    assert.deepEqual(
+      dels.map((r) => `${r.type}:${String(r.conf!['name'])}`),
+      ['fake-b:fakenet', 'fake-a:fakenet', 'fake-b:fakenet', 'fake-a:fakenet', 'fake-b:fakenet', 'fake-a:fakenet'],
+    );
   });
 
   it('kills a plugin that outlives its time limit, then rolls back', async () => {
     const t = await setup({ 'fake-a': { sleepMs: { ADD: 20_000 } } }, '1.0.0', { timeoutMs: 500 });
     const started = Date.now();
-    await assert.rejects(t.rt.add(t.network, t.pod, {}), (e: unknown) => e instanceof SkiffError && e.kind === 'DeadlineExceeded' && /killed after 500 ms/.test(e.message));
+    await assert.rejects(
+      t.rt.add(t.network, t.pod, {}),
+      (e: unknown) => e instanceof SkiffError && e.kind === 'DeadlineExceeded' && /killed after 500 ms/.test(e.message),
+    );
     assert.ok(Date.now() - started < 5000);
     const recs = await readLog(t.logFile);
     assert.equal(alive(recs[0]!.pid), false, 'the plugin is gone');
@@ -220,7 +279,10 @@ describe('CNI runtime with scripted plugins', () => {
   it('DELs with the cached config after a crash mid-ADD, even when the conf dir changed', async () => {
     const t = await setup();
     await fs.mkdir(path.dirname(t.cacheFile), { recursive: true });
-    await fs.writeFile(t.cacheFile, JSON.stringify({ version: 1, network: t.network, pod: t.pod, capabilities: {}, result: null, updatedAt: new Date().toISOString() }));
+    await fs.writeFile(
+      t.cacheFile,
+      JSON.stringify({ version: 1, network: t.network, pod: t.pod, capabilities: {}, result: null, updatedAt: new Date().toISOString() }),
+    );
     const changed: CniNetworkConfig = { ...t.network, name: 'othernet', plugins: [{ type: 'fake-b', fake: { log: t.logFile } }] };
     await t.rt.del(changed, t.pod);
     const recs = (await readLog(t.logFile)).filter((r) => r.phase === 'start');
@@ -233,7 +295,10 @@ describe('CNI runtime with scripted plugins', () => {
   it('finishes an interrupted ADD with DEL before a new ADD; refuses a second ADD', async () => {
     const t = await setup();
     await fs.mkdir(path.dirname(t.cacheFile), { recursive: true });
-    await fs.writeFile(t.cacheFile, JSON.stringify({ version: 1, network: t.network, pod: t.pod, capabilities: {}, result: null, updatedAt: new Date().toISOString() }));
+    await fs.writeFile(
+      t.cacheFile,
+      JSON.stringify({ version: 1, network: t.network, pod: t.pod, capabilities: {}, result: null, updatedAt: new Date().toISOString() }),
+    );
     await t.rt.add(t.network, t.pod, {});
     assert.deepEqual(starts(await readLog(t.logFile)), ['DEL fake-b', 'DEL fake-a', 'ADD fake-a', 'ADD fake-b']);
     await assert.rejects(t.rt.add(t.network, t.pod, {}), (e: unknown) => e instanceof SkiffError && e.kind === 'AlreadyExists');
@@ -273,7 +338,13 @@ describe('CNI runtime with scripted plugins', () => {
   it('fails fast with the directories searched when a plugin is missing', async () => {
     const t = await setup();
     const net = { ...t.network, plugins: [...t.network.plugins, { type: 'no-such-plugin' }] };
-    await assert.rejects(t.rt.add(net, t.pod, {}), (e: unknown) => e instanceof SkiffError && e.kind === 'FailedPrecondition' && e.message === `CNI plugin "no-such-plugin" not found in /nonexistent-bin, ${binDir}`);
+    await assert.rejects(
+      t.rt.add(net, t.pod, {}),
+      (e: unknown) =>
+        e instanceof SkiffError &&
+        e.kind === 'FailedPrecondition' &&
+        e.message === `CNI plugin "no-such-plugin" not found in /nonexistent-bin, ${binDir}`,
+    );
     assert.deepEqual(await readLog(t.logFile), [], 'nothing ran');
     assert.equal(await exists(t.cacheFile), false);
   });

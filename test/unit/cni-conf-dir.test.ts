@@ -1,14 +1,21 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { describe, it } from 'node:test';
+
 import { loadCniConfigDir, parseCniConfig } from '../../src/network/cni/conf-dir.js';
 
 describe('CNI config dir', () => {
   it('parses a conflist and a single-plugin conf', () => {
-    const list = parseCniConfig('/x/10.conflist', JSON.stringify({ cniVersion: '1.0.0', name: 'n', plugins: [{ type: 'bridge' }, { type: 'portmap' }] }));
-    assert.deepEqual(list.plugins.map((p) => p['type']), ['bridge', 'portmap']);
+    const list = parseCniConfig(
+      '/x/10.conflist',
+      JSON.stringify({ cniVersion: '1.0.0', name: 'n', plugins: [{ type: 'bridge' }, { type: 'portmap' }] }),
+    );
+    assert.deepEqual(
+      list.plugins.map((p) => p['type']),
+      ['bridge', 'portmap'],
+    );
     const one = parseCniConfig('/x/10.conf', JSON.stringify({ cniVersion: '0.4.0', name: 'm', type: 'bridge' }));
     assert.equal(one.plugins.length, 1);
     assert.throws(() => parseCniConfig('/x/a.conflist', JSON.stringify({ name: 'n', type: 'bridge' })), /needs a "plugins" array/);

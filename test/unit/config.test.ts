@@ -1,5 +1,6 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
 import { ConfigError, defaultConfig, parseConfig } from '../../src/config/load.js';
 import { renderDefaultConfig } from '../../src/config/render.js';
 import { OPTIONS } from '../../src/config/schema.js';

@@ -1,5 +1,6 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
 import { SkiffError } from '../../src/errors.js';
 import type { ContainerConfig__Output } from '../../src/generated/runtime/v1/ContainerConfig.js';
 import type { LinuxContainerResources__Output } from '../../src/generated/runtime/v1/LinuxContainerResources.js';
@@ -117,7 +118,10 @@ describe('toContainerConfig', () => {
     assert.equal(c.image, 'busybox:1.36');
     assert.deepEqual([c.command, c.args, c.workingDir], [['/bin/sh'], ['-c', 'x'], '/w']);
     assert.deepEqual(c.envs, [{ key: 'A', value: 'é=1' }]);
-    assert.deepEqual([c.labels, c.annotations, c.logPath, c.stdin, c.stdinOnce, c.tty], [{ l: '1' }, { a: '2' }, 'app/2.log', true, true, true]);
+    assert.deepEqual(
+      [c.labels, c.annotations, c.logPath, c.stdin, c.stdinOnce, c.tty],
+      [{ l: '1' }, { a: '2' }, 'app/2.log', true, true, true],
+    );
     assert.deepEqual(c.devices, [{ containerPath: '/dev/x', hostPath: '/dev/null', permissions: 'rw' }]);
   });
 
@@ -176,7 +180,10 @@ describe('toContainerConfig', () => {
     const sc = c.linux.securityContext;
     assert.deepEqual(sc.capabilities, { add: ['NET_ADMIN'], drop: ['ALL'], addAmbient: ['NET_RAW'] });
     assert.deepEqual(sc.namespaceOptions, { network: 'NODE', pid: 'TARGET', ipc: 'CONTAINER', targetId: 'c9' });
-    assert.deepEqual([sc.privileged, sc.runAsUser, sc.runAsGroup, sc.runAsUsername, sc.readonlyRootfs, sc.noNewPrivs], [true, 0, 3000, 'app', true, true]);
+    assert.deepEqual(
+      [sc.privileged, sc.runAsUser, sc.runAsGroup, sc.runAsUsername, sc.readonlyRootfs, sc.noNewPrivs],
+      [true, 0, 3000, 'app', true, true],
+    );
     assert.deepEqual(sc.supplementalGroups, [5, 6]);
     assert.deepEqual([sc.maskedPaths, sc.readonlyPaths], [['/m'], ['/r']]);
     assert.deepEqual(sc.seccomp, { type: 'Localhost', localhostRef: '/p.json' });
@@ -184,7 +191,9 @@ describe('toContainerConfig', () => {
   });
 
   it('reads the deprecated seccomp path field', () => {
-    const sc = (p: string) => toContainerConfig(proto({ linux: { resources: null, securityContext: security({ seccompProfilePath: p }) } })).linux.securityContext.seccomp;
+    const sc = (p: string) =>
+      toContainerConfig(proto({ linux: { resources: null, securityContext: security({ seccompProfilePath: p }) } })).linux.securityContext
+        .seccomp;
     assert.deepEqual(sc('runtime/default'), { type: 'RuntimeDefault', localhostRef: '' });
     assert.deepEqual(sc('unconfined'), { type: 'Unconfined', localhostRef: '' });
     assert.deepEqual(sc('localhost/prof.json'), { type: 'Localhost', localhostRef: 'prof.json' });
@@ -219,6 +228,10 @@ describe('toContainerConfig', () => {
       memorySwapLimitInBytes: 268435456,
     });
     assert.deepEqual(toProtoResources(c.linux.resources), r);
-    invalid(() => toContainerConfig(proto({ linux: { resources: resources({ memoryLimitInBytes: '9223372036854775807' }), securityContext: null } })), 'memory_limit_in_bytes');
+    invalid(
+      () =>
+        toContainerConfig(proto({ linux: { resources: resources({ memoryLimitInBytes: '9223372036854775807' }), securityContext: null } })),
+      'memory_limit_in_bytes',
+    );
   });
 });

@@ -1,12 +1,13 @@
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SkiffError } from '../../src/errors.js';
-import { resolveUser, type UserRequest } from '../../src/container/oci-spec/users.js';
+import { after, before, describe, it } from 'node:test';
+
 import { parseGroup, parsePasswd } from '../../src/container/oci-spec/etc-files.js';
 import { readRootFile, resolveInRoot } from '../../src/container/oci-spec/root-file.js';
+import { resolveUser, type UserRequest } from '../../src/container/oci-spec/users.js';
+import { SkiffError } from '../../src/errors.js';
 
 const PASSWD = `root:x:0:0:root:/root:/bin/sh
 # a comment
@@ -63,7 +64,10 @@ describe('parsePasswd / parseGroup', () => {
       parsePasswd(PASSWD).map((e) => e.name),
       ['root', 'daemon', 'app', 'web'],
     );
-    assert.deepEqual(parseGroup(GROUP).find((g) => g.name === 'staff'), { name: 'staff', gid: 50, members: ['app', 'web'] });
+    assert.deepEqual(
+      parseGroup(GROUP).find((g) => g.name === 'staff'),
+      { name: 'staff', gid: 50, members: ['app', 'web'] },
+    );
   });
 });
 
@@ -89,15 +93,35 @@ describe('resolveUser', () => {
   });
   it('run_as_user overrides the image user; gid from passwd', async () => {
     assert.deepEqual(await resolveUser(rootfs, req({ runAsUser: 0 }), 'app'), { uid: 0, gid: 0, additionalGids: [10], username: 'root' });
-    assert.deepEqual(await resolveUser(rootfs, req({ runAsUser: 1001 }), 'app:app'), { uid: 1001, gid: 1001, additionalGids: [44, 50], username: 'web' });
+    assert.deepEqual(await resolveUser(rootfs, req({ runAsUser: 1001 }), 'app:app'), {
+      uid: 1001,
+      gid: 1001,
+      additionalGids: [44, 50],
+      username: 'web',
+    });
     assert.deepEqual(await resolveUser(rootfs, req({ runAsUser: 5000 }), 'app'), { uid: 5000, gid: 0, additionalGids: [] });
   });
   it('run_as_username overrides run_as_user and the image', async () => {
-    assert.deepEqual(await resolveUser(rootfs, req({ runAsUsername: 'app', runAsUser: 0 }), 'web'), { uid: 1000, gid: 1000, additionalGids: [10, 50], username: 'app' });
+    assert.deepEqual(await resolveUser(rootfs, req({ runAsUsername: 'app', runAsUser: 0 }), 'web'), {
+      uid: 1000,
+      gid: 1000,
+      additionalGids: [10, 50],
+      username: 'app',
+    });
   });
   it('run_as_group replaces the primary gid, which leaves the supplementary list', async () => {
-    assert.deepEqual(await resolveUser(rootfs, req({ runAsUser: 1000, runAsGroup: 50 }), undefined), { uid: 1000, gid: 50, additionalGids: [10], username: 'app' });
-    assert.deepEqual(await resolveUser(rootfs, req({ runAsUsername: 'app', runAsGroup: 3000 }), undefined), { uid: 1000, gid: 3000, additionalGids: [10, 50], username: 'app' });
+    assert.deepEqual(await resolveUser(rootfs, req({ runAsUser: 1000, runAsGroup: 50 }), undefined), {
+      uid: 1000,
+      gid: 50,
+      additionalGids: [10],
+      username: 'app',
+    });
+    assert.deepEqual(await resolveUser(rootfs, req({ runAsUsername: 'app', runAsGroup: 3000 }), undefined), {
+      uid: 1000,
+      gid: 3000,
+      additionalGids: [10, 50],
+      username: 'app',
+    });
   });
   it('refuses run_as_group without a CRI user, as containerd does', async () => {
     await rejectsWith(resolveUser(rootfs, req({ runAsGroup: 3000 }), 'app'), 'run_as_group');

@@ -1,29 +1,29 @@
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { baseContainerConfig } from '../../src/container/base-config.js';
+import { cgroupsPathOf } from '../../src/container/bundle.js';
+import { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../../src/container/oci-spec/defaults.js';
+import { devMajor, devMinor } from '../../src/container/oci-spec/devices.js';
+import {
+  buildSpec,
+  CRI_ANNOTATIONS,
+  requiresHostPropagation,
+  SECCOMP_NOT_APPLIED,
+  type SpecInput,
+} from '../../src/container/oci-spec/index.js';
+import { processArgs } from '../../src/container/oci-spec/process-args.js';
+import type { ContainerConfig, ContainerMount } from '../../src/container/types.js';
 import { SkiffError } from '../../src/errors.js';
+import type { HostFeatures } from '../../src/host/features.js';
 import type { ImageConfig } from '../../src/image/oci-types.js';
 import type { SandboxRecord } from '../../src/sandbox/types.js';
-import type { ContainerConfig, ContainerMount } from '../../src/container/types.js';
-import { baseContainerConfig } from '../../src/container/base-config.js';
-import { buildSpec, CRI_ANNOTATIONS, requiresHostPropagation, SECCOMP_NOT_APPLIED, type SpecInput } from '../../src/container/oci-spec/index.js';
-import { processArgs } from '../../src/container/oci-spec/process-args.js';
-import { devMajor, devMinor } from '../../src/container/oci-spec/devices.js';
-import { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../../src/container/oci-spec/defaults.js';
-import type { HostFeatures } from '../../src/host/features.js';
-import { cgroupsPathOf } from '../../src/container/bundle.js';
 
 // Everything a host of ours could have in its bounding set, minus CAP_SYS_RESOURCE (as on the CI host).
-const BOUNDING = [
-  ...DEFAULT_CAPABILITIES,
-  'CAP_NET_ADMIN',
-  'CAP_SYS_ADMIN',
-  'CAP_SYS_PTRACE',
-  'CAP_SYS_TIME',
-  'CAP_IPC_LOCK',
-];
+const BOUNDING = [...DEFAULT_CAPABILITIES, 'CAP_NET_ADMIN', 'CAP_SYS_ADMIN', 'CAP_SYS_PTRACE', 'CAP_SYS_TIME', 'CAP_IPC_LOCK'];
 
 function config(over: Partial<ContainerConfig> = {}, sc: Partial<ContainerConfig['linux']['securityContext']> = {}): ContainerConfig {
   const base = baseContainerConfig('app', 'docker.io/library/busybox:1.36');
@@ -77,7 +77,9 @@ function image(cfg: ImageConfig['config'] = {}): ImageConfig {
 }
 
 /** A cgroup v1 host with swap accounting and no usable hugetlb, unless told otherwise. */
-function host(over: { cgroup?: Partial<HostFeatures['cgroup']>; boundingCaps?: readonly string[]; ownOomScoreAdj?: number } = {}): HostFeatures {
+function host(
+  over: { cgroup?: Partial<HostFeatures['cgroup']>; boundingCaps?: readonly string[]; ownOomScoreAdj?: number } = {},
+): HostFeatures {
   return {
     cgroup: { cgroupV2: false, swapAccounting: true, hugetlb: false, ...over.cgroup },
     boundingCaps: over.boundingCaps ?? BOUNDING,
@@ -150,7 +152,12 @@ describe('buildSpec: environment and working directory', () => {
     const s = buildSpec(
       input({
         image: image({ Env: ['PATH=/image/bin', 'A=image', 'B=image', 'EMPTY='] }),
-        config: config({ envs: [{ key: 'B', value: 'cri' }, { key: 'C', value: 'x=y' }] }),
+        config: config({
+          envs: [
+            { key: 'B', value: 'cri' },
+            { key: 'C', value: 'x=y' },
+          ],
+        }),
       }),
     );
     assert.deepEqual(s.process.env, ['PATH=/image/bin', 'HOSTNAME=pod-host', 'A=image', 'B=cri', 'EMPTY=', 'C=x=y']);
@@ -161,7 +168,10 @@ describe('buildSpec: environment and working directory', () => {
   });
   it('lets kubelet override HOSTNAME', () => {
     const s = buildSpec(input({ config: config({ envs: [{ key: 'HOSTNAME', value: 'other' }] }) }));
-    assert.deepEqual(s.process.env.filter((e) => e.startsWith('HOSTNAME=')), ['HOSTNAME=other']);
+    assert.deepEqual(
+      s.process.env.filter((e) => e.startsWith('HOSTNAME=')),
+      ['HOSTNAME=other'],
+    );
   });
   it('working dir: CRI, then image, then /', () => {
     assert.equal(buildSpec(input({ config: config({ workingDir: '/cri' }), image: image({ WorkingDir: '/img' }) })).process.cwd, '/cri');
@@ -170,7 +180,9 @@ describe('buildSpec: environment and working directory', () => {
     assert.equal(buildSpec(input({ image: image({ WorkingDir: 'rel/dir' }) })).process.cwd, '/rel/dir');
   });
   it('tty, user, root, no hostname', () => {
-    const s = buildSpec(input({ config: config({ tty: true }, { readonlyRootfs: true }), user: { uid: 1000, gid: 100, additionalGids: [5, 6] } }));
+    const s = buildSpec(
+      input({ config: config({ tty: true }, { readonlyRootfs: true }), user: { uid: 1000, gid: 100, additionalGids: [5, 6] } }),
+    );
     assert.equal(s.process.terminal, true);
     assert.deepEqual(s.process.user, { uid: 1000, gid: 100, additionalGids: [5, 6] });
     assert.deepEqual(s.root, { path: '/run/skiff/containers/c1/rootfs', readonly: true });
@@ -228,7 +240,12 @@ describe('buildSpec: capabilities', () => {
 
 describe('buildSpec: oom_score_adj and no_new_privs', () => {
   const oom = (req: number, min: number) =>
-    buildSpec(input({ config: config({ linux: { resources: { oomScoreAdj: req } } } as Partial<ContainerConfig>), host: host({ ownOomScoreAdj: min }) })).process.oomScoreAdj;
+    buildSpec(
+      input({
+        config: config({ linux: { resources: { oomScoreAdj: req } } } as Partial<ContainerConfig>),
+        host: host({ ownOomScoreAdj: min }),
+      }),
+    ).process.oomScoreAdj;
   it('clamps negative requests up to the runtime’s own value', () => {
     assert.equal(oom(-998, 0), 0);
     assert.equal(oom(-998, -500), -500);
@@ -257,12 +274,27 @@ describe('buildSpec: mounts', () => {
 
   it('has the defaults', () => {
     const s = buildSpec(input());
-    assert.deepEqual(dest(s), ['/proc', '/dev', '/dev/pts', '/dev/mqueue', '/sys', '/sys/fs/cgroup', '/dev/shm', '/etc/resolv.conf', '/etc/hostname']);
+    assert.deepEqual(dest(s), [
+      '/proc',
+      '/dev',
+      '/dev/pts',
+      '/dev/mqueue',
+      '/sys',
+      '/sys/fs/cgroup',
+      '/dev/shm',
+      '/etc/resolv.conf',
+      '/etc/hostname',
+    ]);
     assert.deepEqual(find(s, '/sys')?.options, ['nosuid', 'noexec', 'nodev', 'ro']);
     assert.deepEqual(find(s, '/sys/fs/cgroup')?.options, ['nosuid', 'noexec', 'nodev', 'relatime', 'ro']);
     assert.deepEqual(find(s, '/dev')?.options, ['nosuid', 'strictatime', 'mode=755', 'size=65536k']);
     assert.deepEqual(find(s, '/dev/pts')?.options, ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5']);
-    assert.deepEqual(find(s, '/dev/shm'), { destination: '/dev/shm', source: '/run/skiff/pods/sb1/shm', options: ['rbind', 'rprivate', 'rw'], type: 'bind' });
+    assert.deepEqual(find(s, '/dev/shm'), {
+      destination: '/dev/shm',
+      source: '/run/skiff/pods/sb1/shm',
+      options: ['rbind', 'rprivate', 'rw'],
+      type: 'bind',
+    });
     assert.deepEqual(find(s, '/etc/resolv.conf')?.source, '/run/skiff/pods/sb1/resolv.conf');
     assert.deepEqual(find(s, '/etc/hostname')?.source, '/run/skiff/pods/sb1/hostname');
     assert.equal(s.linux.rootfsPropagation, undefined);
@@ -304,7 +336,10 @@ describe('buildSpec: mounts', () => {
   it('recursive read-only needs readonly and private propagation', () => {
     throwsKind(() => buildSpec(input({ config: config({ mounts: [mount({ recursiveReadOnly: true })] }) })), 'InvalidArgument', 'readonly');
     throwsKind(
-      () => buildSpec(input({ config: config({ mounts: [mount({ recursiveReadOnly: true, readonly: true, propagation: 'hostToContainer' })] }) })),
+      () =>
+        buildSpec(
+          input({ config: config({ mounts: [mount({ recursiveReadOnly: true, readonly: true, propagation: 'hostToContainer' })] }) }),
+        ),
       'InvalidArgument',
       'private',
     );
@@ -329,23 +364,45 @@ describe('buildSpec: mounts', () => {
     const hosts = path.join(tmp, 'hosts');
     writeFileSync(hosts, '127.0.0.1 localhost\n');
     assert.equal(find(buildSpec(input({ hostsPath: '/run/skiff/pods/sb1/hosts' })), '/etc/hosts')?.source, '/run/skiff/pods/sb1/hosts');
-    const s = buildSpec(input({ hostsPath: '/run/skiff/pods/sb1/hosts', config: config({ mounts: [mount({ containerPath: '/etc/hosts', hostPath: hosts })] }) }));
+    const s = buildSpec(
+      input({
+        hostsPath: '/run/skiff/pods/sb1/hosts',
+        config: config({ mounts: [mount({ containerPath: '/etc/hosts', hostPath: hosts })] }),
+      }),
+    );
     const all = s.mounts.filter((m) => m.destination === '/etc/hosts');
     assert.equal(all.length, 1);
     assert.equal(all[0]!.source, hosts);
     assert.equal(find(buildSpec(input()), '/etc/hosts'), undefined);
   });
   it('a CRI mount replaces a default one with the same destination', () => {
-    const s = buildSpec(input({ config: config({ mounts: [mount({ containerPath: '/dev/shm/' }), mount({ containerPath: '/etc/resolv.conf', hostPath: tmp })] }) }));
-    assert.deepEqual(s.mounts.filter((m) => m.destination === '/dev/shm').map((m) => m.source), [tmp]);
-    assert.deepEqual(s.mounts.filter((m) => m.destination === '/etc/resolv.conf').map((m) => m.source), [tmp]);
+    const s = buildSpec(
+      input({
+        config: config({ mounts: [mount({ containerPath: '/dev/shm/' }), mount({ containerPath: '/etc/resolv.conf', hostPath: tmp })] }),
+      }),
+    );
+    assert.deepEqual(
+      s.mounts.filter((m) => m.destination === '/dev/shm').map((m) => m.source),
+      [tmp],
+    );
+    assert.deepEqual(
+      s.mounts.filter((m) => m.destination === '/etc/resolv.conf').map((m) => m.source),
+      [tmp],
+    );
   });
   it('a CRI /dev replaces everything under /dev', () => {
     const s = buildSpec(input({ config: config({ mounts: [mount({ containerPath: '/dev' })] }) }));
-    assert.deepEqual(dest(s).filter((d) => d.startsWith('/dev')), ['/dev']);
+    assert.deepEqual(
+      dest(s).filter((d) => d.startsWith('/dev')),
+      ['/dev'],
+    );
   });
   it('orders binds by depth so that deeper ones are not hidden', () => {
-    const s = buildSpec(input({ config: config({ mounts: [mount({ containerPath: '/a/b/c' }), mount({ containerPath: '/etc' }), mount({ containerPath: '/a' })] }) }));
+    const s = buildSpec(
+      input({
+        config: config({ mounts: [mount({ containerPath: '/a/b/c' }), mount({ containerPath: '/etc' }), mount({ containerPath: '/a' })] }),
+      }),
+    );
     const d = dest(s);
     assert.ok(d.indexOf('/etc') < d.indexOf('/etc/resolv.conf'));
     assert.ok(d.indexOf('/a') < d.indexOf('/a/b/c'));
@@ -354,7 +411,11 @@ describe('buildSpec: mounts', () => {
     const link = path.join(tmp, 'link2');
     symlinkSync(tmp, link);
     assert.deepEqual(
-      requiresHostPropagation([mount({ propagation: 'private' }), mount({ propagation: 'bidirectional', hostPath: link }), mount({ propagation: 'hostToContainer' })]),
+      requiresHostPropagation([
+        mount({ propagation: 'private' }),
+        mount({ propagation: 'bidirectional', hostPath: link }),
+        mount({ propagation: 'hostToContainer' }),
+      ]),
       [
         { path: tmp, mode: 'shared' },
         { path: tmp, mode: 'slave' },
@@ -373,17 +434,36 @@ describe('buildSpec: devices', () => {
     assert.equal(devMinor(big), 0xfffff);
   });
   it('creates the node and allows it after deny-all', () => {
-    const s = buildSpec(input({ config: config({ devices: [{ containerPath: '/dev/mynull', hostPath: '/dev/null', permissions: 'rw' }] }) }));
-    assert.deepEqual(s.linux.devices, [{ type: 'c', path: '/dev/mynull', major: 1, minor: 3, fileMode: statSync('/dev/null').mode & 0o777, uid: 0, gid: 0 }]);
+    const s = buildSpec(
+      input({ config: config({ devices: [{ containerPath: '/dev/mynull', hostPath: '/dev/null', permissions: 'rw' }] }) }),
+    );
+    assert.deepEqual(s.linux.devices, [
+      { type: 'c', path: '/dev/mynull', major: 1, minor: 3, fileMode: statSync('/dev/null').mode & 0o777, uid: 0, gid: 0 },
+    ]);
     assert.deepEqual(s.linux.resources.devices, [
       { allow: false, access: 'rwm' },
       { allow: true, type: 'c', major: 1, minor: 3, access: 'rw' },
     ]);
   });
   it('refuses missing paths, non-devices and bad permissions', () => {
-    throwsKind(() => buildSpec(input({ config: config({ devices: [{ containerPath: '/dev/x', hostPath: '/dev/nonexistent-skiff', permissions: 'rwm' }] }) })), 'InvalidArgument', '/dev/nonexistent-skiff');
-    throwsKind(() => buildSpec(input({ config: config({ devices: [{ containerPath: '/dev/x', hostPath: tmp, permissions: 'rwm' }] }) })), 'InvalidArgument', 'not a device');
-    throwsKind(() => buildSpec(input({ config: config({ devices: [{ containerPath: '/dev/x', hostPath: '/dev/null', permissions: 'rx' }] }) })), 'InvalidArgument', 'permissions');
+    throwsKind(
+      () =>
+        buildSpec(
+          input({ config: config({ devices: [{ containerPath: '/dev/x', hostPath: '/dev/nonexistent-skiff', permissions: 'rwm' }] }) }),
+        ),
+      'InvalidArgument',
+      '/dev/nonexistent-skiff',
+    );
+    throwsKind(
+      () => buildSpec(input({ config: config({ devices: [{ containerPath: '/dev/x', hostPath: tmp, permissions: 'rwm' }] }) })),
+      'InvalidArgument',
+      'not a device',
+    );
+    throwsKind(
+      () => buildSpec(input({ config: config({ devices: [{ containerPath: '/dev/x', hostPath: '/dev/null', permissions: 'rx' }] }) })),
+      'InvalidArgument',
+      'permissions',
+    );
   });
   it('privileged may use every device', () => {
     const s = buildSpec(input({ config: config({}, { privileged: true }), sandbox: sandbox({}, true) }));
@@ -393,7 +473,8 @@ describe('buildSpec: devices', () => {
 
 describe('buildSpec: namespaces and cgroups', () => {
   const ns = (pid: 'POD' | 'CONTAINER' | 'NODE' | 'TARGET', over: Partial<SpecInput> = {}) =>
-    buildSpec(input({ config: config({}, { namespaceOptions: { network: 'POD', pid, ipc: 'POD', targetId: '' } }), ...over })).linux.namespaces;
+    buildSpec(input({ config: config({}, { namespaceOptions: { network: 'POD', pid, ipc: 'POD', targetId: '' } }), ...over })).linux
+      .namespaces;
 
   it('joins the pinned namespaces, new mount and PID', () => {
     assert.deepEqual(ns('CONTAINER'), [
@@ -405,9 +486,18 @@ describe('buildSpec: namespaces and cgroups', () => {
     ]);
   });
   it('PID modes', () => {
-    assert.deepEqual(ns('POD', { pidNamespacePath: '/proc/42/ns/pid' }).find((n) => n.type === 'pid'), { type: 'pid', path: '/proc/42/ns/pid' });
-    assert.deepEqual(ns('TARGET', { pidNamespacePath: '/proc/43/ns/pid' }).find((n) => n.type === 'pid'), { type: 'pid', path: '/proc/43/ns/pid' });
-    assert.equal(ns('NODE').find((n) => n.type === 'pid'), undefined);
+    assert.deepEqual(
+      ns('POD', { pidNamespacePath: '/proc/42/ns/pid' }).find((n) => n.type === 'pid'),
+      { type: 'pid', path: '/proc/42/ns/pid' },
+    );
+    assert.deepEqual(
+      ns('TARGET', { pidNamespacePath: '/proc/43/ns/pid' }).find((n) => n.type === 'pid'),
+      { type: 'pid', path: '/proc/43/ns/pid' },
+    );
+    assert.equal(
+      ns('NODE').find((n) => n.type === 'pid'),
+      undefined,
+    );
     throwsKind(() => ns('POD'), 'FailedPrecondition', 'POD');
   });
   it('host namespaces where the pod pins none', () => {
@@ -441,7 +531,11 @@ describe('buildSpec: resources', () => {
     assert.deepEqual(res({ memoryLimitInBytes: 64 << 20, memorySwapLimitInBytes: 128 << 20 }).memory, { limit: 64 << 20, swap: 128 << 20 });
   });
   it('no swap without swap accounting', () => {
-    assert.deepEqual(res({ memoryLimitInBytes: 64 << 20, memorySwapLimitInBytes: 128 << 20 }, { host: host({ cgroup: { swapAccounting: false } }) }).memory, { limit: 64 << 20 });
+    assert.deepEqual(
+      res({ memoryLimitInBytes: 64 << 20, memorySwapLimitInBytes: 128 << 20 }, { host: host({ cgroup: { swapAccounting: false } }) })
+        .memory,
+      { limit: 64 << 20 },
+    );
   });
   it('hugepage limits only when runc can apply them', () => {
     const hp = [{ pageSize: '2MB', limit: 0 }];
@@ -450,7 +544,9 @@ describe('buildSpec: resources', () => {
   });
   it('unified only on cgroup v2', () => {
     assert.equal(res({ unified: { 'memory.high': '1000' } }).unified, undefined);
-    assert.deepEqual(res({ unified: { 'memory.high': '1000' } }, { host: host({ cgroup: { cgroupV2: true } }) }).unified, { 'memory.high': '1000' });
+    assert.deepEqual(res({ unified: { 'memory.high': '1000' } }, { host: host({ cgroup: { cgroupV2: true } }) }).unified, {
+      'memory.high': '1000',
+    });
   });
 });
 

@@ -1,7 +1,8 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
 import { SkiffError } from '../../src/errors.js';
-import { MEDIA, type Descriptor, type ImageIndex, type Platform } from '../../src/image/oci-types.js';
+import { type Descriptor, type ImageIndex, MEDIA, type Platform } from '../../src/image/oci-types.js';
 import { formatPlatform, normalizePlatform, selectManifest } from '../../src/image/platform.js';
 
 let n = 0;
@@ -54,7 +55,10 @@ describe('platform selection', () => {
     const v1 = entry(p('linux', 'amd64', 'v1'));
     assert.equal(selectManifest(index(v3, v2, plain)), plain);
     assert.equal(selectManifest(index(v3, v1)), v1);
-    assert.throws(() => selectManifest(index(v3, v2)), (e: unknown) => e instanceof SkiffError && e.kind === 'NotFound');
+    assert.throws(
+      () => selectManifest(index(v3, v2)),
+      (e: unknown) => e instanceof SkiffError && e.kind === 'NotFound',
+    );
     assert.equal(selectManifest(index(plain, v2, v3), p('linux', 'amd64', 'v3')), v3);
     assert.equal(selectManifest(index(plain, v2), p('linux', 'amd64', 'v3')), v2);
     assert.equal(selectManifest(index(plain), p('linux', 'amd64', 'v3')), plain);
@@ -79,7 +83,12 @@ describe('platform selection', () => {
   it('says which platforms exist when none matches', () => {
     const digest = `sha256:${'c'.repeat(64)}`;
     assert.throws(
-      () => selectManifest(index(entry(p('linux', 'arm64')), entry(p('linux', 'arm', 'v7')), entry(p('unknown', 'unknown'))), undefined, digest),
+      () =>
+        selectManifest(
+          index(entry(p('linux', 'arm64')), entry(p('linux', 'arm', 'v7')), entry(p('unknown', 'unknown'))),
+          undefined,
+          digest,
+        ),
       (e: unknown) =>
         e instanceof SkiffError &&
         e.kind === 'NotFound' &&

@@ -1,5 +1,6 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
 import { SkiffError } from '../../src/errors.js';
 import { formatReference, parseDigest, parseReference, repositoryOf, withDigest } from '../../src/image/reference.js';
 
@@ -94,12 +95,22 @@ describe('image reference', () => {
     const pinned = withDigest(r, D);
     assert.equal(formatReference(pinned), `127.0.0.1:5000/a/b:v1@${D}`);
     assert.equal(r.digest, undefined, 'withDigest does not modify its argument');
-    assert.throws(() => withDigest(r, 'sha256:nope'), (e: unknown) => e instanceof SkiffError && e.kind === 'InvalidArgument');
+    assert.throws(
+      () => withDigest(r, 'sha256:nope'),
+      (e: unknown) => e instanceof SkiffError && e.kind === 'InvalidArgument',
+    );
   });
 
   it('parses sha256 digests only', () => {
     assert.deepEqual(parseDigest(D), { algorithm: 'sha256', hex: 'a'.repeat(64) });
-    for (const bad of ['', 'sha256:', `sha256:${'A'.repeat(64)}`, `sha512:${'a'.repeat(128)}`, `sha256:${'a'.repeat(65)}`, 'a'.repeat(64)]) {
+    for (const bad of [
+      '',
+      'sha256:',
+      `sha256:${'A'.repeat(64)}`,
+      `sha512:${'a'.repeat(128)}`,
+      `sha256:${'a'.repeat(65)}`,
+      'a'.repeat(64),
+    ]) {
       assert.throws(
         () => parseDigest(bad),
         (e: unknown) => e instanceof SkiffError && e.kind === 'InvalidArgument' && e.message.includes(JSON.stringify(bad)),

@@ -1,5 +1,6 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
 import { isCidr } from '../../src/network/pod-cidr.js';
 
 describe('isCidr', () => {

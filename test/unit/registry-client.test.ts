@@ -2,7 +2,6 @@
 // (and `localhost`, as a second origin for redirects). Each fake registry implements just
 // the distribution API routes the client uses, plus a token endpoint where needed.
 
-import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -13,10 +12,13 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { describe, it, type TestContext } from 'node:test';
+
 import pino from 'pino';
-import { SkiffError, type ErrorKind } from '../../src/errors.js';
+
+import { type ErrorKind, SkiffError } from '../../src/errors.js';
 import { MEDIA } from '../../src/image/oci-types.js';
-import { parseReference, type ImageReference } from '../../src/image/reference.js';
+import { type ImageReference, parseReference } from '../../src/image/reference.js';
 import { parseChallenges } from '../../src/image/registry/challenge.js';
 import { MANIFEST_ACCEPT, RegistryClient } from '../../src/image/registry/client.js';
 import { credentialsForEndpoint } from '../../src/image/registry/credentials.js';
@@ -48,7 +50,13 @@ async function serve(t: TestContext, handler: Handler, tls?: { key: string; cert
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://x');
-      const s: Seen = { method: req.method ?? '', path: url.pathname, query: url.searchParams, headers: req.headers, body: Buffer.concat(chunks).toString() };
+      const s: Seen = {
+        method: req.method ?? '',
+        path: url.pathname,
+        query: url.searchParams,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString(),
+      };
       seen.push(s);
       try {
         handler(s, res);
@@ -138,13 +146,26 @@ function registry(o: RegistryOptions): Handler {
     manifests[o.image.digest] = m;
   }
   Object.assign(manifests, o.manifests ?? {});
-  const blobs = new Map<string, Buffer>(o.image ? [[o.image.configDigest, o.image.config], [o.image.layerDigest, o.image.layer]] : []);
+  const blobs = new Map<string, Buffer>(
+    o.image
+      ? [
+          [o.image.configDigest, o.image.config],
+          [o.image.layerDigest, o.image.layer],
+        ]
+      : [],
+  );
   return (req, res) => {
     if (o.extra?.(req, res)) return;
     if (o.status !== undefined) return sendError(res, o.status, 'UNAVAILABLE', `status ${o.status} from test`);
     if (o.authorize && !o.authorize(req)) {
       const challenge = typeof o.challenge === 'function' ? o.challenge(req) : o.challenge;
-      return sendError(res, 401, 'UNAUTHORIZED', 'authentication required', challenge === undefined ? {} : { 'www-authenticate': challenge });
+      return sendError(
+        res,
+        401,
+        'UNAUTHORIZED',
+        'authentication required',
+        challenge === undefined ? {} : { 'www-authenticate': challenge },
+      );
     }
     const m = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(req.path);
     if (m === null || m[1] !== REPO) return sendError(res, 404, 'NAME_UNKNOWN', 'repository name not known to registry');
@@ -178,7 +199,6 @@ function blobStore(image: Image): Handler {
   };
 }
 
-
 /**
  * A registry behind the Docker token protocol: refused requests get a Bearer challenge whose
  * realm is /token on the same server; `token` builds the token response for a freshly minted
@@ -210,7 +230,8 @@ function bearerRegistry(
   return { handler, tokenRequests };
 }
 
-const refusals = (server: TestServer): number => server.seen.filter((r) => registryPath(r) && r.headers['authorization'] === undefined).length;
+const refusals = (server: TestServer): number =>
+  server.seen.filter((r) => registryPath(r) && r.headers['authorization'] === undefined).length;
 
 // ---------------------------------------------------------------- client helpers
 
@@ -318,7 +339,10 @@ describe('registry hosts.toml', () => {
   it('finds the file for host:port, then the _default fallback, and reads certs.d directories', async (t) => {
     const dir = tempDir(t);
     writeHosts(dir, '_default', '[host."https://everything.example"]\n');
-    assert.deepEqual((await loadEndpoints(dir, 'ghcr.io')).map((e) => e.url), ['https://everything.example/v2', 'https://ghcr.io/v2']);
+    assert.deepEqual(
+      (await loadEndpoints(dir, 'ghcr.io')).map((e) => e.url),
+      ['https://everything.example/v2', 'https://ghcr.io/v2'],
+    );
     writeHosts(dir, 'reg.example:5000', '[host."https://colon.example"]\n');
     assert.equal((await loadEndpoints(dir, 'reg.example:5000'))[0]?.url, 'https://colon.example/v2');
     writeHosts(dir, 'reg.example_5000_', '[host."https://underscore.example"]\n');
@@ -327,7 +351,13 @@ describe('registry hosts.toml', () => {
     writeFileSync(path.join(dir, 'certs.example', 'ca.crt'), 'pem');
     writeFileSync(path.join(dir, 'certs.example', 'client.cert'), 'pem');
     assert.deepEqual(await loadEndpoints(dir, 'certs.example'), [
-      { url: 'https://certs.example/v2', capabilities: { pull: true, resolve: true }, skipVerify: false, caFiles: [path.join(dir, 'certs.example', 'ca.crt')], isMirror: false },
+      {
+        url: 'https://certs.example/v2',
+        capabilities: { pull: true, resolve: true },
+        skipVerify: false,
+        caFiles: [path.join(dir, 'certs.example', 'ca.crt')],
+        isMirror: false,
+      },
     ]);
   });
 
@@ -335,7 +365,10 @@ describe('registry hosts.toml', () => {
     const dir = tempDir(t);
     const cases: [string, string][] = [
       ['mirrors = []', 'mirrors: unknown key (expected server, capabilities, skip_verify, ca, override_path, host)'],
-      ['[host."http://m.example"]\nfoo = 1', 'host."http://m.example".foo: unknown key (expected capabilities, skip_verify, ca, override_path)'],
+      [
+        '[host."http://m.example"]\nfoo = 1',
+        'host."http://m.example".foo: unknown key (expected capabilities, skip_verify, ca, override_path)',
+      ],
       ['[host."http://m.example"]\n[host."http://m.example".header]\nx = "y"', 'host."http://m.example".header: not supported by skiff'],
       ['client = "/c.pem"', 'client: not supported by skiff'],
       ['capabilities = ["pull", "fly"]', 'capabilities: unknown capability "fly"'],
@@ -367,9 +400,15 @@ describe('registry hosts.toml', () => {
 
 describe('registry auth helpers', () => {
   it('parses WWW-Authenticate challenges', () => {
-    assert.deepEqual(parseChallenges('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push"'), [
-      { scheme: 'bearer', params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull,push' } },
-    ]);
+    assert.deepEqual(
+      parseChallenges('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push"'),
+      [
+        {
+          scheme: 'bearer',
+          params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull,push' },
+        },
+      ],
+    );
     assert.deepEqual(parseChallenges(['Basic realm="Registry \\"Realm\\""', 'Negotiate abc==, Bearer realm=https://t.example/x']), [
       { scheme: 'basic', params: { realm: 'Registry "Realm"' } },
       { scheme: 'negotiate', params: {} },
@@ -383,7 +422,10 @@ describe('registry auth helpers', () => {
     const up = { url: 'https://registry.example/v2', isMirror: false };
     assert.equal(credentialsForEndpoint(creds, up), creds);
     assert.equal(credentialsForEndpoint(creds, { url: 'https://mirror.example/v2', isMirror: true }), undefined);
-    assert.equal(credentialsForEndpoint({ ...creds, serverAddress: 'mirror.example' }, { url: 'https://mirror.example/v2', isMirror: true })?.username, 'u');
+    assert.equal(
+      credentialsForEndpoint({ ...creds, serverAddress: 'mirror.example' }, { url: 'https://mirror.example/v2', isMirror: true })?.username,
+      'u',
+    );
     assert.equal(credentialsForEndpoint({ username: 'u', password: 'p' }, { url: 'https://mirror.example/v2', isMirror: true }), undefined);
     assert.equal(credentialsForEndpoint({}, up), undefined);
   });
@@ -419,7 +461,12 @@ describe('registry client', () => {
 
   it('works out the media type of a manifest without one in the document', async (t) => {
     const list = Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [] }));
-    const reg = await serve(t, registry({ manifests: { idx: { mediaType: 'application/json', bytes: list }, dl: { mediaType: MEDIA.dockerManifestList, bytes: list } } }));
+    const reg = await serve(
+      t,
+      registry({
+        manifests: { idx: { mediaType: 'application/json', bytes: list }, dl: { mediaType: MEDIA.dockerManifestList, bytes: list } },
+      }),
+    );
     const client = newClient(t);
     assert.equal((await client.getManifest(refTo(reg), 'idx', {})).mediaType, MEDIA.ociIndex);
     assert.equal((await client.getManifest(refTo(reg), 'dl', {})).mediaType, MEDIA.dockerManifestList);
@@ -438,15 +485,35 @@ describe('registry client', () => {
       }),
     );
     const client = newClient(t);
-    await rejectsWith(client.getManifest(refTo(reg), image.digest, {}), 'FailedPrecondition', new RegExp(`digest mismatch: expected ${image.digest}, got ${other.digest}`));
-    await rejectsWith(client.getManifest(refTo(reg), 'v1', {}), 'FailedPrecondition', new RegExp(`digest mismatch: expected ${other.digest}, got ${image.digest}`));
+    await rejectsWith(
+      client.getManifest(refTo(reg), image.digest, {}),
+      'FailedPrecondition',
+      new RegExp(`digest mismatch: expected ${image.digest}, got ${other.digest}`),
+    );
+    await rejectsWith(
+      client.getManifest(refTo(reg), 'v1', {}),
+      'FailedPrecondition',
+      new RegExp(`digest mismatch: expected ${other.digest}, got ${image.digest}`),
+    );
   });
 
   it('refuses schema 1 manifests clearly', async (t) => {
     const schema1 = Buffer.from(JSON.stringify({ schemaVersion: 1, name: 'library/app', tag: 'old', fsLayers: [], signatures: [] }));
-    const reg = await serve(t, registry({ manifests: { old: { mediaType: MEDIA.dockerSchema1Signed, bytes: schema1 }, bare: { mediaType: 'application/json', bytes: schema1 } } }));
+    const reg = await serve(
+      t,
+      registry({
+        manifests: {
+          old: { mediaType: MEDIA.dockerSchema1Signed, bytes: schema1 },
+          bare: { mediaType: 'application/json', bytes: schema1 },
+        },
+      }),
+    );
     const client = newClient(t);
-    await rejectsWith(client.getManifest(refTo(reg), 'old', {}), 'FailedPrecondition', /^pulling 127\.0\.0\.1:\d+\/library\/app:latest: schema 1 manifests are not supported/);
+    await rejectsWith(
+      client.getManifest(refTo(reg), 'old', {}),
+      'FailedPrecondition',
+      /^pulling 127\.0\.0\.1:\d+\/library\/app:latest: schema 1 manifests are not supported/,
+    );
     await rejectsWith(client.getManifest(refTo(reg), 'bare', {}), 'FailedPrecondition', /schema 1 manifests are not supported/);
   });
 
@@ -454,7 +521,13 @@ describe('registry client', () => {
     const reg = await serve(t, registry({ image: makeImage() }));
     const client = newClient(t);
     const ref = parseReference(`${reg.host}/${REPO}:nope`);
-    await rejectsWith(client.getManifest(ref, 'nope', {}), 'NotFound', new RegExp(`^pulling ${reg.host}/library/app:nope: ${reg.host}: manifest nope: not found: 404 not found: MANIFEST_UNKNOWN: manifest unknown$`));
+    await rejectsWith(
+      client.getManifest(ref, 'nope', {}),
+      'NotFound',
+      new RegExp(
+        `^pulling ${reg.host}/library/app:nope: ${reg.host}: manifest nope: not found: 404 not found: MANIFEST_UNKNOWN: manifest unknown$`,
+      ),
+    );
     await rejectsWith(client.getBlob(ref, `sha256:${'0'.repeat(64)}`, {}), 'NotFound', /BLOB_UNKNOWN: blob unknown to registry/);
     await rejectsWith(client.getManifest(ref, 'bad tag', {}), 'InvalidArgument', /invalid tag/);
     await rejectsWith(client.getBlob(ref, 'sha256:short', {}), 'InvalidArgument', /invalid digest/);
@@ -465,7 +538,6 @@ describe('registry client', () => {
     const client = newClient(t);
     await rejectsWith(client.getManifest(refTo(`127.0.0.1:${port}`), 'v1', {}), 'Unavailable', /cannot connect: .*ECONNREFUSED/);
   });
-
 
   it('fetches a bearer token for the repository scope once, reuses it, and shares concurrent fetches', async (t) => {
     const image = makeImage();
@@ -484,7 +556,12 @@ describe('registry client', () => {
     assert.equal(tokenReq.headers['authorization'], undefined, 'anonymous token request');
     // Only the very first request went out unauthorized; the rest carried the cached token.
     assert.equal(refusals(reg), 1);
-    assert.ok(reg.seen.filter(registryPath).slice(1).every((r) => r.headers['authorization'] === 'Bearer tok-1'));
+    assert.ok(
+      reg.seen
+        .filter(registryPath)
+        .slice(1)
+        .every((r) => r.headers['authorization'] === 'Bearer tok-1'),
+    );
 
     const fresh = newClient(t);
     await Promise.all([1, 2, 3].map(async () => readAll((await fresh.getBlob(ref, image.layerDigest, {})).body)));
@@ -509,7 +586,9 @@ describe('registry client', () => {
     await rejectsWith(
       newClient(t).getManifest(ref, 'v1', { credentials: { username: 'alice', password: 'wrong' } }),
       'FailedPrecondition',
-      new RegExp(`^pulling ${reg.host}/library/app:latest: ${reg.host}: authentication to ${reg.host} failed: 401 unauthorized: UNAUTHORIZED: incorrect username or password$`),
+      new RegExp(
+        `^pulling ${reg.host}/library/app:latest: ${reg.host}: authentication to ${reg.host} failed: 401 unauthorized: UNAUTHORIZED: incorrect username or password$`,
+      ),
     );
   });
 
@@ -551,7 +630,11 @@ describe('registry client', () => {
     assert.equal(short.tokenRequests.length, 2, 'an expired token is replaced');
     assert.equal(refusals(reg), 1, 'the expired token was replaced before use, not after a refusal');
 
-    const old = bearerRegistry(image, (_req, _res, token) => ({ token, expires_in: 60, issued_at: new Date(Date.now() - 3_600_000).toISOString() }));
+    const old = bearerRegistry(image, (_req, _res, token) => ({
+      token,
+      expires_in: 60,
+      issued_at: new Date(Date.now() - 3_600_000).toISOString(),
+    }));
     const reg2 = await serve(t, old.handler);
     await client.getManifest(refTo(reg2), 'v1', {});
     await client.getManifest(refTo(reg2), 'v1', {});
@@ -573,24 +656,42 @@ describe('registry client', () => {
 
   it('uses a CRI registry token as the bearer token directly', async (t) => {
     const image = makeImage();
-    const reg = await serve(t, registry({ image, authorize: (req) => req.headers['authorization'] === 'Bearer rt-123', challenge: 'Bearer realm="http://127.0.0.1:1/token"' }));
+    const reg = await serve(
+      t,
+      registry({
+        image,
+        authorize: (req) => req.headers['authorization'] === 'Bearer rt-123',
+        challenge: 'Bearer realm="http://127.0.0.1:1/token"',
+      }),
+    );
     const client = newClient(t);
     await client.getManifest(refTo(reg), 'v1', { credentials: { registryToken: 'rt-123' } });
     await readAll((await client.getBlob(refTo(reg), image.layerDigest, { credentials: { registryToken: 'rt-123' } })).body);
     assert.ok(reg.seen.every((r) => r.headers['authorization'] === 'Bearer rt-123'));
-    await rejectsWith(client.getManifest(refTo(reg), 'v1', { credentials: { registryToken: 'stale' } }), 'FailedPrecondition', /401 unauthorized: UNAUTHORIZED: authentication required/);
+    await rejectsWith(
+      client.getManifest(refTo(reg), 'v1', { credentials: { registryToken: 'stale' } }),
+      'FailedPrecondition',
+      /401 unauthorized: UNAUTHORIZED: authentication required/,
+    );
   });
 
   it('answers Basic challenges, and reports bad or missing credentials as unauthorized', async (t) => {
     const image = makeImage();
-    const reg = await serve(t, registry({ image, authorize: (req) => req.headers['authorization'] === basic('bob', 'pw'), challenge: 'Basic realm="fake"' }));
+    const reg = await serve(
+      t,
+      registry({ image, authorize: (req) => req.headers['authorization'] === basic('bob', 'pw'), challenge: 'Basic realm="fake"' }),
+    );
     const client = newClient(t);
     const credentials = { username: 'bob', password: 'pw' };
     await client.getManifest(refTo(reg), 'v1', { credentials });
     await readAll((await client.getBlob(refTo(reg), image.layerDigest, { credentials })).body);
     assert.equal(refusals(reg), 1, 'after the first challenge, Basic credentials are sent up front');
     const unauthorized = new RegExp(`authentication to ${reg.host} failed: 401 unauthorized: UNAUTHORIZED: authentication required`);
-    await rejectsWith(newClient(t).getManifest(refTo(reg), 'v1', { credentials: { username: 'bob', password: 'nope' } }), 'FailedPrecondition', unauthorized);
+    await rejectsWith(
+      newClient(t).getManifest(refTo(reg), 'v1', { credentials: { username: 'bob', password: 'nope' } }),
+      'FailedPrecondition',
+      unauthorized,
+    );
     await rejectsWith(newClient(t).getManifest(refTo(reg), 'v1', {}), 'FailedPrecondition', unauthorized);
   });
 
@@ -600,7 +701,10 @@ describe('registry client', () => {
     const credentials = { username: 'bob', password: 'pw' };
     const authorize = (req: Seen): boolean => req.headers['authorization'] === basic('bob', 'pw');
     // `localhost` and `127.0.0.1` are different origins for the same listening socket.
-    const reg = await serve(t, registry({ image, authorize, challenge: 'Basic realm="fake"', blobRedirect: `http://localhost:${store.port}/storage` }));
+    const reg = await serve(
+      t,
+      registry({ image, authorize, challenge: 'Basic realm="fake"', blobRedirect: `http://localhost:${store.port}/storage` }),
+    );
     const blob = await newClient(t).getBlob(refTo(reg), image.layerDigest, { credentials });
     assert.ok((await readAll(blob.body)).equals(image.layer));
     assert.equal(blob.size, image.layer.length);
@@ -671,7 +775,11 @@ describe('registry client', () => {
     preferred.body.destroy();
 
     writeHosts(dir, up.host, `capabilities = ["pull"]\n[host."${mirror.origin}"]\ncapabilities = ["pull"]\n`);
-    await rejectsWith(client.getManifest(refTo(up), 'v1', {}), 'FailedPrecondition', /no endpoint for 127\.0\.0\.1:\d+ has the "resolve" capability/);
+    await rejectsWith(
+      client.getManifest(refTo(up), 'v1', {}),
+      'FailedPrecondition',
+      /no endpoint for 127\.0\.0\.1:\d+ has the "resolve" capability/,
+    );
   });
 
   it('gives credentials to a mirror only when serverAddress names it', async (t) => {
@@ -703,7 +811,11 @@ describe('registry client', () => {
 
     const port = await closedPort();
     writeHosts(dir, up.host, `server = "http://127.0.0.1:${port}"\n[host."${up.origin}"]\n`);
-    await rejectsWith(client.getManifest(refTo(up), 'v1', {}), 'Unavailable', /MANIFEST_UNKNOWN.*; 127\.0\.0\.1:\d+: manifest v1: cannot connect: .*ECONNREFUSED/);
+    await rejectsWith(
+      client.getManifest(refTo(up), 'v1', {}),
+      'Unavailable',
+      /MANIFEST_UNKNOWN.*; 127\.0\.0\.1:\d+: manifest v1: cannot connect: .*ECONNREFUSED/,
+    );
   });
 
   it('stops at once when cancelled, and tells a deadline from a cancellation', async (t) => {
@@ -712,28 +824,62 @@ describe('registry client', () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 50);
     await rejectsWith(client.getManifest(refTo(hang), 'v1', { signal: ac.signal }), 'Cancelled', /: cancelled$/);
-    await rejectsWith(client.getBlob(refTo(hang), `sha256:${'1'.repeat(64)}`, { signal: AbortSignal.timeout(50) }), 'DeadlineExceeded', /deadline exceeded/);
+    await rejectsWith(
+      client.getBlob(refTo(hang), `sha256:${'1'.repeat(64)}`, { signal: AbortSignal.timeout(50) }),
+      'DeadlineExceeded',
+      /deadline exceeded/,
+    );
     await rejectsWith(client.getManifest(refTo(hang), 'v1', { signal: AbortSignal.abort() }), 'Cancelled', /cancelled/);
   });
 
-  it('verifies TLS unless skip_verify, and trusts a configured CA', { skip: hasOpenssl() ? false : 'openssl is not installed' }, async (t) => {
-    const dir = tempDir(t);
-    const key = path.join(dir, 'key.pem');
-    const cert = path.join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-    const image = makeImage();
-    const reg = await serve(t, registry({ image }), { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') });
-    const hostsDir = path.join(dir, 'hosts');
-    const client = newClient(t, hostsDir);
-    writeHosts(hostsDir, reg.host, `server = "https://${reg.host}"\n`);
-    await rejectsWith(client.getManifest(refTo(reg), 'v1', {}), 'Unavailable', /cannot connect: .*(self[- ]signed|certificate)/i);
-    writeHosts(hostsDir, reg.host, `server = "https://${reg.host}"\nskip_verify = true\n`);
-    assert.equal((await client.getManifest(refTo(reg), 'v1', {})).endpoint, `https://${reg.host}/v2`);
-    writeHosts(hostsDir, reg.host, `server = "https://${reg.host}"\nca = "../../cert.pem"\n`);
-    assert.equal((await client.getManifest(refTo(reg), 'v1', {})).digest, image.digest);
-    writeHosts(hostsDir, reg.host, `server = "https://${reg.host}"\nca = "/nonexistent/ca.pem"\n`);
-    await rejectsWith(client.getManifest(refTo(reg), 'v1', {}), 'FailedPrecondition', /registry CA file \/nonexistent\/ca\.pem: cannot read/);
-  });
+  it(
+    'verifies TLS unless skip_verify, and trusts a configured CA',
+    { skip: hasOpenssl() ? false : 'openssl is not installed' },
+    async (t) => {
+      const dir = tempDir(t);
+      const key = path.join(dir, 'key.pem');
+      const cert = path.join(dir, 'cert.pem');
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-keyout',
+          key,
+          '-out',
+          cert,
+          '-days',
+          '2',
+          '-subj',
+          '/CN=127.0.0.1',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+        ],
+        { stdio: 'ignore' },
+      );
+      const image = makeImage();
+      const reg = await serve(t, registry({ image }), { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') });
+      const hostsDir = path.join(dir, 'hosts');
+      const client = newClient(t, hostsDir);
+      writeHosts(hostsDir, reg.host, `server = "https://${reg.host}"\n`);
+      await rejectsWith(client.getManifest(refTo(reg), 'v1', {}), 'Unavailable', /cannot connect: .*(self[- ]signed|certificate)/i);
+      writeHosts(hostsDir, reg.host, `server = "https://${reg.host}"\nskip_verify = true\n`);
+      assert.equal((await client.getManifest(refTo(reg), 'v1', {})).endpoint, `https://${reg.host}/v2`);
+      writeHosts(hostsDir, reg.host, `server = "https://${reg.host}"\nca = "../../cert.pem"\n`);
+      assert.equal((await client.getManifest(refTo(reg), 'v1', {})).digest, image.digest);
+      writeHosts(hostsDir, reg.host, `server = "https://${reg.host}"\nca = "/nonexistent/ca.pem"\n`);
+      await rejectsWith(
+        client.getManifest(refTo(reg), 'v1', {}),
+        'FailedPrecondition',
+        /registry CA file \/nonexistent\/ca\.pem: cannot read/,
+      );
+    },
+  );
 });
 
 function hasOpenssl(): boolean {

@@ -1,5 +1,6 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
 import { CpuRateTracker } from '../../src/stats/cpu-rate.js';
 
 const S = 1_000_000_000n;

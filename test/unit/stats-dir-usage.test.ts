@@ -1,9 +1,10 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { dirUsage, UsageCache, type DirUsage } from '../../src/stats/dir-usage.js';
+import { describe, it } from 'node:test';
+
+import { type DirUsage, dirUsage, UsageCache } from '../../src/stats/dir-usage.js';
 
 async function blocksOf(p: string): Promise<number> {
   return Number((await fs.lstat(p, { bigint: true })).blocks) * 512;

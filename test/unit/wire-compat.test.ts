@@ -1,8 +1,9 @@
 // Proves api/cri/api.proto is wire-compatible with upstream CRI v1: bytes are
 // built by hand from the upstream field numbers and wire types, then decoded with
 // the exact codecs the server uses.
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
 import { loadCriProto } from '../../src/server/proto.js';
 
 // Minimal protobuf encoder: tags, varints and length-delimited fields.
@@ -68,7 +69,7 @@ describe('api.proto wire compatibility with upstream CRI v1', () => {
           metadata: { name: 'app', attempt: 1 },
           image: { image: 'sha256:abc', annotations: {}, userSpecifiedImage: 'busybox' },
           imageRef: 'sha256:abc',
-          state: "CONTAINER_EXITED" as const,
+          state: 'CONTAINER_EXITED' as const,
           createdAt: createdAt.toString(),
           labels: { k: 'v' },
           annotations: {},
@@ -96,10 +97,26 @@ describe('api.proto wire compatibility with upstream CRI v1', () => {
   it('registers every upstream RPC of both services', () => {
     const runtime = Object.keys(v1.RuntimeService.service);
     const image = Object.keys(v1.ImageService.service);
-    for (const rpc of ['Version', 'RunPodSandbox', 'ExecSync', 'GetContainerEvents', 'RuntimeConfig', 'UpdatePodSandboxResources', 'CheckpointContainer', 'ListMetricDescriptors', 'ListPodSandboxMetrics']) {
+    for (const rpc of [
+      'Version',
+      'RunPodSandbox',
+      'ExecSync',
+      'GetContainerEvents',
+      'RuntimeConfig',
+      'UpdatePodSandboxResources',
+      'CheckpointContainer',
+      'ListMetricDescriptors',
+      'ListPodSandboxMetrics',
+    ]) {
       assert.ok(runtime.includes(rpc), rpc);
     }
-    assert.deepEqual(image.filter((r) => !r.startsWith('Stream')).sort(), ['ImageFsInfo', 'ImageStatus', 'ListImages', 'PullImage', 'RemoveImage']);
+    assert.deepEqual(image.filter((r) => !r.startsWith('Stream')).sort(), [
+      'ImageFsInfo',
+      'ImageStatus',
+      'ListImages',
+      'PullImage',
+      'RemoveImage',
+    ]);
     assert.equal(v1.RuntimeService.service.GetContainerEvents.responseStream, true);
   });
 });

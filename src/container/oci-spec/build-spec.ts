@@ -1,6 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
+
 import { invalidArgument } from '../../errors.js';
+import type { HostFeatures } from '../../host/features.js';
 import type { ImageConfig } from '../../image/oci-types.js';
 import type { SandboxRecord } from '../../sandbox/types.js';
 import type { ContainerConfig } from '../types.js';
@@ -14,7 +16,6 @@ import { namespaces } from './namespaces.js';
 import type { OciDeviceRule, OciRlimit, OciSpec } from './oci-spec.js';
 import { processArgs } from './process-args.js';
 import { cgroupResources } from './resources.js';
-import type { HostFeatures } from '../../host/features.js';
 
 export interface SpecInput {
   id: string;
@@ -79,7 +80,9 @@ export function buildSpec(input: SpecInput): OciSpec {
   // Privileged containers may use any device. (Host device nodes are not
   // copied into a privileged container's /dev.)
   const devices = config.devices.map(hostDevice);
-  const deviceRules: OciDeviceRule[] = sc.privileged ? [{ allow: true, access: 'rwm' }] : [{ allow: false, access: 'rwm' }, ...devices.map((d) => d.rule)];
+  const deviceRules: OciDeviceRule[] = sc.privileged
+    ? [{ allow: true, access: 'rwm' }]
+    : [{ allow: false, access: 'rwm' }, ...devices.map((d) => d.rule)];
 
   const oomScoreAdj = Math.min(1000, Math.max(config.linux.resources.oomScoreAdj, input.host.ownOomScoreAdj, -1000));
 

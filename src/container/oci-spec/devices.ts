@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+
 import { errnoCode, invalidArgument, SkiffError } from '../../errors.js';
 import type { ContainerDevice } from '../types.js';
 import { cleanContainerPath, resolveHostPath } from './host-path.js';
@@ -21,7 +22,8 @@ export function hostDevice(d: ContainerDevice): { node: OciDevice; rule: OciDevi
   const what = `device ${d.containerPath}`;
   const path = cleanContainerPath(d.containerPath, what);
   const access = d.permissions === '' ? 'rwm' : d.permissions;
-  if (!/^[rwm]{1,3}$/.test(access) || new Set(access).size !== access.length) throw invalidArgument(`${what}: permissions "${d.permissions}" must be letters of "rwm"`);
+  if (!/^[rwm]{1,3}$/.test(access) || new Set(access).size !== access.length)
+    throw invalidArgument(`${what}: permissions "${d.permissions}" must be letters of "rwm"`);
   const source = resolveHostPath(d.hostPath, what);
   let st;
   try {

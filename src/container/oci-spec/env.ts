@@ -11,7 +11,11 @@ const keyOf = (entry: string): string => {
  * image's Env, then the CRI envs. The image may thus override PATH and
  * HOSTNAME, and kubelet overrides everything (as with containerd).
  */
-export function processEnv(hostname: string, imageEnv: readonly string[] | undefined, criEnvs: readonly { key: string; value: string }[]): string[] {
+export function processEnv(
+  hostname: string,
+  imageEnv: readonly string[] | undefined,
+  criEnvs: readonly { key: string; value: string }[],
+): string[] {
   const env = new Map<string, string>();
   const put = (entry: string): void => {
     const key = keyOf(entry);

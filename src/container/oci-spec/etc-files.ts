@@ -47,7 +47,14 @@ export function parseGroup(text: string): GroupEntry[] {
     const [name, , gid, members] = f;
     const g = parseId(gid ?? '');
     if (name && g !== undefined) {
-      out.push({ name, gid: g, members: (members ?? '').split(',').map((m) => m.trim()).filter(Boolean) });
+      out.push({
+        name,
+        gid: g,
+        members: (members ?? '')
+          .split(',')
+          .map((m) => m.trim())
+          .filter(Boolean),
+      });
     }
   }
   return out;

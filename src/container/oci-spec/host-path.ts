@@ -1,4 +1,5 @@
 import { realpathSync } from 'node:fs';
+
 import { errnoCode, invalidArgument, SkiffError } from '../../errors.js';
 
 /**

@@ -13,7 +13,12 @@ export function systemMounts(privileged: boolean): OciMount[] {
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
-    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    {
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+    },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', rw] },
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', rw] },
@@ -68,7 +73,11 @@ export interface ContainerMounts {
  * binds. A CRI bind replaces a default one with the same destination, and a CRI
  * bind of /dev replaces everything runc would mount under /dev.
  */
-export function containerMounts(criMounts: readonly ContainerMount[], pod: PodFiles, opts: { privileged: boolean; readonlyRootfs: boolean }): ContainerMounts {
+export function containerMounts(
+  criMounts: readonly ContainerMount[],
+  pod: PodFiles,
+  opts: { privileged: boolean; readonlyRootfs: boolean },
+): ContainerMounts {
   const cri = criMounts.map(criBind);
   const taken = new Set(cri.map((b) => b.destination));
   const devBound = taken.has('/dev');
@@ -110,7 +119,10 @@ export function requiresHostPropagation(criMounts: readonly ContainerMount[]): H
   const needs: HostPropagationNeed[] = [];
   for (const m of criMounts) {
     if (m.propagation === 'private') continue;
-    needs.push({ path: resolveHostPath(m.hostPath, `mount ${m.containerPath}`), mode: m.propagation === 'bidirectional' ? 'shared' : 'slave' });
+    needs.push({
+      path: resolveHostPath(m.hostPath, `mount ${m.containerPath}`),
+      mode: m.propagation === 'bidirectional' ? 'shared' : 'slave',
+    });
   }
   return needs;
 }

@@ -26,7 +26,8 @@ export function namespaces(n: NamespaceInput): OciNamespace[] {
       break;
     case 'POD':
     case 'TARGET':
-      if (!n.pidNamespacePath) throw failedPrecondition(`PID namespace mode ${n.pidMode} needs a process to share it with, and there is none`);
+      if (!n.pidNamespacePath)
+        throw failedPrecondition(`PID namespace mode ${n.pidMode} needs a process to share it with, and there is none`);
       out.push({ type: 'pid', path: n.pidNamespacePath });
       break;
     case 'NODE':

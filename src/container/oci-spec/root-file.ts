@@ -1,5 +1,6 @@
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
+
 import { errnoCode, SkiffError } from '../../errors.js';
 
 const MAX_SYMLINKS = 40; // Linux's MAXSYMLINKS

@@ -1,6 +1,6 @@
 import { invalidArgument } from '../../errors.js';
 import type { ContainerSecurityContext } from '../types.js';
-import { parseGroup, parseId, parsePasswd, type GroupEntry, type PasswdEntry } from './etc-files.js';
+import { type GroupEntry, parseGroup, parseId, parsePasswd, type PasswdEntry } from './etc-files.js';
 import { readRootFile } from './root-file.js';
 
 export type UserRequest = Pick<ContainerSecurityContext, 'runAsUser' | 'runAsGroup' | 'runAsUsername' | 'supplementalGroups'>;
@@ -78,7 +78,11 @@ async function lookupUser(etc: EtcFiles, spec: string): Promise<{ uid: number; g
  * A name that the image does not know is INVALID_ARGUMENT; a uid it does not
  * know is fine (gid 0, no supplementary groups from the image).
  */
-export async function resolveUser(rootfs: string, cfg: { linux: { securityContext: UserRequest } }, imageUser: string | undefined): Promise<ResolvedUser> {
+export async function resolveUser(
+  rootfs: string,
+  cfg: { linux: { securityContext: UserRequest } },
+  imageUser: string | undefined,
+): Promise<ResolvedUser> {
   const sc = cfg.linux.securityContext;
   // As containerd: a group alone would silently pair with whatever user the image names.
   if (sc.runAsGroup !== undefined && sc.runAsUser === undefined && sc.runAsUsername === '') {
@@ -109,5 +113,7 @@ export async function resolveUser(rootfs: string, cfg: { linux: { securityContex
   for (const g of sc.supplementalGroups) gids.add(checkId(g, 'supplemental group'));
   gids.delete(user.gid);
   const additionalGids = [...gids].sort((a, b) => a - b);
-  return user.username !== undefined ? { uid: user.uid, gid: user.gid, additionalGids, username: user.username } : { uid: user.uid, gid: user.gid, additionalGids };
+  return user.username !== undefined
+    ? { uid: user.uid, gid: user.gid, additionalGids, username: user.username }
+    : { uid: user.uid, gid: user.gid, additionalGids };
 }

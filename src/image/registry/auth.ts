@@ -16,9 +16,9 @@
 // Concurrent requests needing the same token share one fetch.
 
 import { SkiffError } from '../../errors.js';
-import { parseChallenges, type Challenge } from './challenge.js';
-import { basicAuthHeader, basicPair, credentialsFingerprint, type RegistryCredentials } from './credentials.js';
 import { readLimited } from './body.js';
+import { type Challenge, parseChallenges } from './challenge.js';
+import { basicAuthHeader, basicPair, credentialsFingerprint, type RegistryCredentials } from './credentials.js';
 import { readErrorBody } from './error-body.js';
 import type { HttpRequest, HttpResponse, Send, TlsSettings } from './transport.js';
 
@@ -74,9 +74,9 @@ const withAuthorization = (req: HttpRequest, value: string): HttpRequest => ({
 /** Resolves like `p` unless `signal` aborts first; `p` itself is shared and keeps running. */
 function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return p;
-  if (signal.aborted) return Promise.reject(signal.reason);
+  if (signal.aborted) return Promise.reject(signal.reason as unknown);
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
+    const onAbort = (): void => reject(signal.reason as unknown);
     signal.addEventListener('abort', onAbort, { once: true });
     p.then(
       (v) => {
@@ -195,7 +195,10 @@ export class Authorizer {
     const identityToken = credentials?.identityToken;
     // A registry reached over TLS must not be able to downgrade where its secrets go.
     if ((pair !== undefined || identityToken) && realm.protocol === 'http:' && req.url.protocol === 'https:') {
-      throw new SkiffError('FailedPrecondition', `refusing to send credentials for ${req.url.host} to plain-http token realm ${realm.href}`);
+      throw new SkiffError(
+        'FailedPrecondition',
+        `refusing to send credentials for ${req.url.host} to plain-http token realm ${realm.href}`,
+      );
     }
 
     const headers: Record<string, string> = { 'user-agent': this.userAgent, accept: 'application/json' };
@@ -234,8 +237,7 @@ export class Authorizer {
     if (typeof token !== 'string' || token === '') {
       throw new SkiffError('Unavailable', `token service ${realm.host} returned no token`);
     }
-    const lifetimeMs =
-      (typeof doc.expires_in === 'number' && doc.expires_in > 0 ? doc.expires_in : DEFAULT_TOKEN_LIFETIME_S) * 1000;
+    const lifetimeMs = (typeof doc.expires_in === 'number' && doc.expires_in > 0 ? doc.expires_in : DEFAULT_TOKEN_LIFETIME_S) * 1000;
     const issued = typeof doc.issued_at === 'string' ? Date.parse(doc.issued_at) : NaN;
     // A server clock ahead of ours must not extend the token's life past what it said.
     const start = Number.isNaN(issued) ? issuedLocally : Math.min(issued, issuedLocally);

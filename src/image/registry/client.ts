@@ -10,19 +10,20 @@
 // stops at once, and a schema 1 manifest is refused outright.
 
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
-import { SkiffError, type ErrorKind } from '../../errors.js';
+import type { Readable } from 'node:stream';
+
+import { type ErrorKind, SkiffError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { MEDIA } from '../oci-types.js';
-import { formatReference, parseDigest, type ImageReference } from '../reference.js';
+import { formatReference, type ImageReference, parseDigest } from '../reference.js';
 import { authFailure, Authorizer } from './auth.js';
 import { readLimited } from './body.js';
 import { credentialsForEndpoint, type RegistryCredentials } from './credentials.js';
 import { readErrorBody } from './error-body.js';
 import { loadEndpoints, type RegistryEndpoint } from './hosts.js';
 import { followRedirects } from './redirect.js';
-import { header, Transport, type HttpResponse, type Send } from './transport.js';
+import { header, type HttpResponse, type Send, Transport } from './transport.js';
 
 export interface FetchedManifest {
   /** sha256 of `bytes`. */
@@ -134,7 +135,11 @@ function abortError(signal: AbortSignal, ref: ImageReference): SkiffError {
   const reason: unknown = signal.reason;
   if (reason instanceof SkiffError) return reason;
   const timedOut = reason instanceof Error && reason.name === 'TimeoutError';
-  return new SkiffError(timedOut ? 'DeadlineExceeded' : 'Cancelled', `pulling ${formatReference(ref)}: ${timedOut ? 'deadline exceeded' : 'cancelled'}`, { cause: reason });
+  return new SkiffError(
+    timedOut ? 'DeadlineExceeded' : 'Cancelled',
+    `pulling ${formatReference(ref)}: ${timedOut ? 'deadline exceeded' : 'cancelled'}`,
+    { cause: reason },
+  );
 }
 
 function networkMessage(err: unknown): string {
@@ -194,7 +199,10 @@ export class RegistryClient {
       const mediaType = manifestMediaType(header(res, 'content-type'), bytes);
       if (SCHEMA1.has(mediaType)) {
         throw new Terminal(
-          new SkiffError('FailedPrecondition', `pulling ${formatReference(ref)}: schema 1 manifests are not supported (${mediaType}); the image must be re-pushed with a current client`),
+          new SkiffError(
+            'FailedPrecondition',
+            `pulling ${formatReference(ref)}: schema 1 manifests are not supported (${mediaType}); the image must be re-pushed with a current client`,
+          ),
         );
       }
       const digest = sha256(bytes);
@@ -254,7 +262,10 @@ export class RegistryClient {
   ): Promise<T> {
     const name = formatReference(ref);
     if (endpoints.length === 0) {
-      throw new SkiffError('FailedPrecondition', `pulling ${name}: no endpoint for ${ref.domain} has the "${capability}" capability (see its hosts.toml)`);
+      throw new SkiffError(
+        'FailedPrecondition',
+        `pulling ${name}: no endpoint for ${ref.domain} has the "${capability}" capability (see its hosts.toml)`,
+      );
     }
     const failures: { endpoint: RegistryEndpoint; failure: EndpointFailure }[] = [];
     for (const [i, endpoint] of endpoints.entries()) {
@@ -278,7 +289,7 @@ export class RegistryClient {
         if (i < endpoints.length - 1) {
           // A mirror lacking content is routine; one that errors is worth an operator's look.
           const level = failure.kind === 'NotFound' ? 'debug' : 'warn';
-          this.log[level]({ image: name, endpoint: endpoint.url, err: failure.message }, 'registry endpoint failed, trying the next one');
+          this.log[level]({ image: name, endpoint: endpoint.url, err: failure }, 'registry endpoint failed, trying the next one');
         }
       }
     }

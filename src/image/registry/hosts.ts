@@ -43,8 +43,10 @@
 
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+
 import { parse as parseToml } from 'smol-toml';
-import { SkiffError, errnoCode } from '../../errors.js';
+
+import { errnoCode, SkiffError } from '../../errors.js';
 
 export interface RegistryEndpoint {
   /** The API root, ending in /v2 unless `override_path` said otherwise; no trailing slash. */
@@ -68,8 +70,7 @@ const UNSUPPORTED_KEYS = new Set(['client', 'header', 'dial_timeout', 'proxy']);
 const CAPABILITIES = new Set(['pull', 'resolve', 'push']);
 
 type Table = Record<string, unknown>;
-const isTable = (v: unknown): v is Table =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+const isTable = (v: unknown): v is Table => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 
 /** A hosts.toml problem, naming the file and the key at fault. */
 export class HostsFileError extends SkiffError {
@@ -147,7 +148,11 @@ function readSettings(t: Table, file: string, prefix: string): EndpointSettings 
     }
     for (const c of caps) {
       if (!CAPABILITIES.has(c)) {
-        throw new HostsFileError(file, key('capabilities'), `unknown capability ${JSON.stringify(c)} (expected "pull", "resolve" or "push")`);
+        throw new HostsFileError(
+          file,
+          key('capabilities'),
+          `unknown capability ${JSON.stringify(c)} (expected "pull", "resolve" or "push")`,
+        );
       }
     }
     settings.capabilities = { pull: caps.includes('pull'), resolve: caps.includes('resolve') };
@@ -176,9 +181,7 @@ function readSettings(t: Table, file: string, prefix: string): EndpointSettings 
 function checkKeys(t: Table, allowed: readonly string[], file: string, prefix: string): void {
   for (const k of Object.keys(t)) {
     if (allowed.includes(k)) continue;
-    const problem = UNSUPPORTED_KEYS.has(k)
-      ? 'not supported by skiff'
-      : `unknown key (expected ${allowed.join(', ')})`;
+    const problem = UNSUPPORTED_KEYS.has(k) ? 'not supported by skiff' : `unknown key (expected ${allowed.join(', ')})`;
     throw new HostsFileError(file, `${prefix}${k}`, problem);
   }
 }
@@ -211,7 +214,7 @@ function parseEndpointUrl(text: string, file: string, key: string): URL {
 export function parseHostsToml(text: string, file: string, host: string): RegistryEndpoint[] {
   let doc: Table;
   try {
-    doc = parseToml(text) as Table;
+    doc = parseToml(text);
   } catch (err) {
     throw new HostsFileError(file, undefined, `invalid TOML: ${(err as Error).message.split('\n')[0]}`);
   }
@@ -276,7 +279,10 @@ async function certsDirCAs(dir: string): Promise<string[] | undefined> {
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw new HostsFileError(dir, undefined, `cannot read: ${(err as Error).message}`);
   }
-  return names.filter((n) => n.endsWith('.crt')).sort().map((n) => path.join(dir, n));
+  return names
+    .filter((n) => n.endsWith('.crt'))
+    .sort()
+    .map((n) => path.join(dir, n));
 }
 
 /** Directory names tried for `host`, most specific first (see the module comment). */

@@ -34,7 +34,9 @@ export function followRedirects(next: Send, max = MAX_REDIRECTS): Send {
       if (target.origin !== original.url.origin) delete headers['authorization'];
       // 303 always turns into GET; 301/302 do too for a POST, as browsers and Go do.
       const toGet = res.status === 303 || (req.method === 'POST' && (res.status === 301 || res.status === 302));
-      req = toGet ? { ...req, url: target, method: 'GET', headers: withoutBodyHeaders(headers), body: undefined } : { ...req, url: target, headers };
+      req = toGet
+        ? { ...req, url: target, method: 'GET', headers: withoutBodyHeaders(headers), body: undefined }
+        : { ...req, url: target, headers };
     }
   };
 }

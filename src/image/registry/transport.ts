@@ -6,7 +6,9 @@
 
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { Agent, request, type Dispatcher } from 'undici';
+
+import { Agent, type Dispatcher, request } from 'undici';
+
 import { SkiffError } from '../../errors.js';
 
 export interface TlsSettings {

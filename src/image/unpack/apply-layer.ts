@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+
 import { failedPrecondition, SkiffError } from '../../errors.js';
 import { creationDefaults } from './creation-defaults.js';
 import { decompressStage } from './decompress.js';

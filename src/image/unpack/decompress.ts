@@ -4,7 +4,9 @@
 // a tar cannot start with either magic since its first bytes are a file name.
 import { pipeline as pipelineCb, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+
 import { Decompress } from 'fzstd';
+
 import { unimplemented } from '../../errors.js';
 import { UnsafeLayerError } from './unsafe-layer-error.js';
 
@@ -90,7 +92,7 @@ async function* gunzip(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
 }
 
 function isZlibError(err: unknown): boolean {
-  const code = typeof err === 'object' && err !== null && 'code' in err ? (err as { code: unknown }).code : undefined;
+  const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
   return typeof code === 'string' && code.startsWith('Z_');
 }
 

@@ -1,7 +1,7 @@
 // Failures of the host while unpacking (disk full, I/O error, a missing
 // tool), as opposed to faults of the layer (UnsafeLayerError): domain errors
 // pass through, anything else gets context and a kind.
-import { errnoCode, SkiffError, type ErrorKind } from '../../errors.js';
+import { errnoCode, type ErrorKind, SkiffError } from '../../errors.js';
 
 export function hostError(err: unknown, context: string): SkiffError {
   if (err instanceof SkiffError) return err;

@@ -11,13 +11,14 @@
 // Every other entry (replacing, removing, hardlinking, whiteouts, new parent
 // directories) first waits for the pool to drain, so it sees a settled tree.
 import { constants } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, rm, symlink, type FileHandle } from 'node:fs/promises';
+import { chmod, type FileHandle, lchown, link, lstat, lutimes, mkdir, open, rm, symlink } from 'node:fs/promises';
+
 import { errnoCode } from '../../errors.js';
-import { modeIsDefault, ownerIsDefault, type CreationDefaults } from './creation-defaults.js';
+import { type CreationDefaults, modeIsDefault, ownerIsDefault } from './creation-defaults.js';
 import { entryError } from './host-error.js';
-import { makeNode } from './special-files.js';
-import { writeSmallFile, type SmallFileMeta } from './small-file.js';
 import { cleanEntryName, forgetSubtree, parentOf, SafeTree } from './safe-path.js';
+import { type SmallFileMeta, writeSmallFile } from './small-file.js';
+import { makeNode } from './special-files.js';
 import type { TarEntry, TarHeader } from './tar-reader.js';
 import { TaskPool } from './task-pool.js';
 import { UnsafeLayerError } from './unsafe-layer-error.js';
@@ -85,7 +86,8 @@ export class LayerWriter {
         const ownerOk = ownerIsDefault(this.defaults, h.uid, h.gid, inherits);
         const modeOk = !inherits && modeIsDefault(this.defaults, h.mode);
         // Created now, so that entries below it can proceed; its metadata can wait in the pool.
-        const created = rel !== '' && (await this.create(rel, () => mkdir(this.tree.abs(rel), modeOk ? h.mode : 0o700).then(() => true), true)) === true;
+        const created =
+          rel !== '' && (await this.create(rel, () => mkdir(this.tree.abs(rel), modeOk ? h.mode : 0o700).then(() => true), true)) === true;
         this.tree.markDir(rel);
         this.dirTimes.set(rel, h.mtime);
         if (inherits || h.mode & 0o2000) this.maybeSetgid.add(rel);
@@ -282,7 +284,7 @@ async function readAll(body: AsyncIterable<Buffer>): Promise<Buffer[]> {
 }
 
 async function writeAllv(fh: FileHandle, chunks: Buffer[]): Promise<void> {
-  let rest = chunks.filter((c) => c.length > 0);
+  const rest = chunks.filter((c) => c.length > 0);
   while (rest.length > 0) {
     let { bytesWritten } = await fh.writev(rest);
     // A short write: drop what went out, keep the tail of a partly written chunk.

@@ -2,7 +2,11 @@
 // through the host runner; stderr is kept for the error message.
 import { runProcess } from '../../host/run-process.js';
 
-export async function runTool(file: string, args: string[], opts: { cwd?: string; input?: string | Buffer; signal?: AbortSignal } = {}): Promise<void> {
+export async function runTool(
+  file: string,
+  args: string[],
+  opts: { cwd?: string; input?: string | Buffer; signal?: AbortSignal } = {},
+): Promise<void> {
   const abortError = (): Error => (opts.signal?.reason instanceof Error ? opts.signal.reason : new Error(`${file}: aborted`));
   if (opts.signal?.aborted) throw abortError();
   const res = await runProcess(file, args, {

@@ -4,8 +4,9 @@
 // anywhere, but nothing is ever written *through* one. The layer directory is
 // ours alone while it is unpacked, so checks made here stay true until an
 // entry of the layer itself replaces a path, which forgetSubtree accounts for.
-import { lstat, mkdir, chmod } from 'node:fs/promises';
+import { chmod, lstat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { errnoCode } from '../../errors.js';
 import { UnsafeLayerError } from './unsafe-layer-error.js';
 

@@ -40,8 +40,15 @@ const MAX_META_SIZE = 1024 * 1024;
 const MAX_BODY_CHUNK = 1024 * 1024;
 
 const TYPES: Record<string, EntryType> = {
-  '0': 'file', '\0': 'file', '7': 'file', // 7 = contiguous file, a regular file everywhere that matters
-  '1': 'hardlink', '2': 'symlink', '3': 'char', '4': 'block', '5': 'dir', '6': 'fifo',
+  '0': 'file',
+  '\0': 'file',
+  '7': 'file', // 7 = contiguous file, a regular file everywhere that matters
+  '1': 'hardlink',
+  '2': 'symlink',
+  '3': 'char',
+  '4': 'block',
+  '5': 'dir',
+  '6': 'fifo',
 };
 
 /** Fields that PAX and GNU meta entries carry over to the next real entry. */
@@ -167,7 +174,10 @@ function parseNumber(buf: Buffer, offset: number, length: number, what: string):
     if (!Number.isSafeInteger(value)) throw malformed(`${what} out of range`);
     return value;
   }
-  const text = field.toString('latin1').replace(/[\0 ]+$/, '').replace(/^[ ]+/, '');
+  const text = field
+    .toString('latin1')
+    .replace(/[\0 ]+$/, '')
+    .replace(/^[ ]+/, '');
   if (text === '') return 0;
   if (!/^[0-7]+$/.test(text)) throw malformed(`bad ${what} field ${JSON.stringify(text)}`);
   return parseInt(text, 8);
@@ -197,11 +207,21 @@ function parsePax(data: Buffer, into: Pending): void {
     const text = value.toString('utf8');
     if (text === '') continue; // an empty value un-sets a field: the ustar header's value stands
     switch (key) {
-      case 'path': into.name = text; break;
-      case 'linkpath': into.linkname = text; break;
-      case 'size': into.size = paxInteger(text, key); break;
-      case 'uid': into.uid = paxInteger(text, key); break;
-      case 'gid': into.gid = paxInteger(text, key); break;
+      case 'path':
+        into.name = text;
+        break;
+      case 'linkpath':
+        into.linkname = text;
+        break;
+      case 'size':
+        into.size = paxInteger(text, key);
+        break;
+      case 'uid':
+        into.uid = paxInteger(text, key);
+        break;
+      case 'gid':
+        into.gid = paxInteger(text, key);
+        break;
       case 'mtime':
         if (!/^-?[0-9]+(\.[0-9]+)?$/.test(text)) throw malformed(`bad PAX mtime ${JSON.stringify(text)}`);
         into.mtime = Number(text);

@@ -2,8 +2,8 @@
 // tar, deletions are marker files; overlayfs wants a 0:0 character device in
 // place of a deleted path, and an xattr on a directory whose lower contents
 // are hidden. The markers themselves are never written.
-import { UnsafeLayerError } from './unsafe-layer-error.js';
 import { parentOf } from './safe-path.js';
+import { UnsafeLayerError } from './unsafe-layer-error.js';
 
 const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE_MARKER = '.wh..wh..opq';

@@ -2,8 +2,8 @@
 // process at the end instead of one process per file. Applying last is also
 // what keeps them: chown(2) and writes clear security.capability, and by the
 // end every file has been written, chowned and chmodded.
-import { forgetSubtree } from './safe-path.js';
 import { runTool } from './run-tool.js';
+import { forgetSubtree } from './safe-path.js';
 
 export class XattrBatch {
   /** Layer-relative path → attribute name → value. Additive, like tar: a re-declared directory keeps earlier ones. */

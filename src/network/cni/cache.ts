@@ -1,10 +1,11 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { readJsonIfExists, writeJsonAtomic } from '../../store/atomic-file.js';
+
 import { errnoCode } from '../../errors.js';
+import { readJsonIfExists, writeJsonAtomic } from '../../store/atomic-file.js';
 import type { CniNetworkConfig } from './conf-dir.js';
-import type { CniCapabilities, CniPodInfo } from './types.js';
 import { validateContainerId } from './plugin-env.js';
+import type { CniCapabilities, CniPodInfo } from './types.js';
 
 /**
  * What one sandbox's attachment was made with. Written before ADD starts

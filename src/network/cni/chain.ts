@@ -1,9 +1,9 @@
+import { failedPrecondition, SkiffError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { SkiffError, failedPrecondition } from '../../errors.js';
 import type { CniNetworkConfig } from './conf-dir.js';
 import type { PluginInvoker } from './invoke.js';
 import { netnsForDel } from './netns-probe.js';
-import { CniPluginError, CNI_ERROR_CODES } from './plugin-error.js';
+import { CNI_ERROR_CODES, CniPluginError } from './plugin-error.js';
 import { parseAddResult } from './result.js';
 import type { CniCapabilities, CniPodInfo } from './types.js';
 import { CHECK_AND_DEL_PREVRESULT_VERSION, MIN_CNI_VERSION, versionAtLeast } from './version.js';
@@ -25,9 +25,7 @@ export function assertSupportedVersion(network: CniNetworkConfig): void {
   }
 }
 
-export type AddOutcome =
-  | { ok: true; result: Record<string, unknown> }
-  | { ok: false; error: unknown; rolledBack: boolean };
+export type AddOutcome = { ok: true; result: Record<string, unknown> } | { ok: false; error: unknown; rolledBack: boolean };
 
 /**
  * ADD through the chain in order, each plugin getting the previous one's result
@@ -41,7 +39,16 @@ export async function addChain(ctx: ChainContext, signal?: AbortSignal): Promise
   try {
     for (const plugin of ctx.network.plugins) {
       const type = pluginType(plugin);
-      const out = await ctx.invoker.call({ command: 'ADD', plugin, networkName: ctx.network.name, cniVersion: ctx.network.cniVersion, pod: ctx.pod, caps: ctx.caps, prevResult: prev, signal });
+      const out = await ctx.invoker.call({
+        command: 'ADD',
+        plugin,
+        networkName: ctx.network.name,
+        cniVersion: ctx.network.cniVersion,
+        pod: ctx.pod,
+        caps: ctx.caps,
+        prevResult: prev,
+        signal,
+      });
       if (!out) throw new CniPluginError(type, CNI_ERROR_CODES.internal, 'ADD succeeded but printed no result');
       parseAddResult(type, out); // validate early: the next plugin and the cache both rely on it
       prev = out;
@@ -68,12 +75,23 @@ export async function addChain(ctx: ChainContext, signal?: AbortSignal): Promise
  */
 export async function delChain(ctx: ChainContext, prevResult: Record<string, unknown> | undefined, signal?: AbortSignal): Promise<void> {
   const netns = await netnsForDel(ctx.pod.netnsPath);
-  if (netns !== ctx.pod.netnsPath) ctx.log.info({ netns: ctx.pod.netnsPath }, 'netns path is not a network namespace; DEL runs without CNI_NETNS');
+  if (netns !== ctx.pod.netnsPath)
+    ctx.log.info({ netns: ctx.pod.netnsPath }, 'netns path is not a network namespace; DEL runs without CNI_NETNS');
   const withPrev = versionAtLeast(ctx.network.cniVersion, CHECK_AND_DEL_PREVRESULT_VERSION) ? prevResult : undefined;
   const errors: unknown[] = [];
   for (const plugin of [...ctx.network.plugins].reverse()) {
     try {
-      await ctx.invoker.call({ command: 'DEL', plugin, networkName: ctx.network.name, cniVersion: ctx.network.cniVersion, pod: ctx.pod, caps: ctx.caps, prevResult: withPrev, netns, signal });
+      await ctx.invoker.call({
+        command: 'DEL',
+        plugin,
+        networkName: ctx.network.name,
+        cniVersion: ctx.network.cniVersion,
+        pod: ctx.pod,
+        caps: ctx.caps,
+        prevResult: withPrev,
+        netns,
+        signal,
+      });
     } catch (err) {
       // A cancelled DEL stops here: the remaining plugins would be killed the same way.
       if (err instanceof SkiffError && err.kind === 'Cancelled') throw err;
@@ -83,13 +101,24 @@ export async function delChain(ctx: ChainContext, prevResult: Record<string, unk
   if (errors.length === 1) throw errors[0];
   if (errors.length > 1) {
     const msg = errors.map((e) => (e instanceof Error ? e.message : String(e))).join('; ');
-    throw new SkiffError('Internal', `CNI DEL of network ${ctx.network.name} failed in ${errors.length} plugins: ${msg}`, { cause: errors });
+    throw new SkiffError('Internal', `CNI DEL of network ${ctx.network.name} failed in ${errors.length} plugins: ${msg}`, {
+      cause: errors,
+    });
   }
 }
 
 /** CHECK in chain order against the cached ADD result; the first failure stops it. */
 export async function checkChain(ctx: ChainContext, prevResult: Record<string, unknown>, signal?: AbortSignal): Promise<void> {
   for (const plugin of ctx.network.plugins) {
-    await ctx.invoker.call({ command: 'CHECK', plugin, networkName: ctx.network.name, cniVersion: ctx.network.cniVersion, pod: ctx.pod, caps: ctx.caps, prevResult, signal });
+    await ctx.invoker.call({
+      command: 'CHECK',
+      plugin,
+      networkName: ctx.network.name,
+      cniVersion: ctx.network.cniVersion,
+      pod: ctx.pod,
+      caps: ctx.caps,
+      prevResult,
+      signal,
+    });
   }
 }

@@ -1,5 +1,6 @@
-import { promises as fs, watch, type FSWatcher } from 'node:fs';
+import { type FSWatcher, promises as fs, watch } from 'node:fs';
 import path from 'node:path';
+
 import { errnoCode } from '../../errors.js';
 
 export interface CniNetworkConfig {
@@ -13,9 +14,7 @@ export interface CniNetworkConfig {
   raw: Record<string, unknown>;
 }
 
-export type CniConfigState =
-  | { ready: true; network: CniNetworkConfig }
-  | { ready: false; reason: string };
+export type CniConfigState = { ready: true; network: CniNetworkConfig } | { ready: false; reason: string };
 
 const EXTENSIONS = new Set(['.conf', '.conflist', '.json']);
 
@@ -25,13 +24,13 @@ export function parseCniConfig(file: string, text: string): CniNetworkConfig {
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${file}: invalid JSON: ${(err as Error).message}`);
+    throw new Error(`${file}: invalid JSON: ${(err as Error).message}`, { cause: err });
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${file}: not a JSON object`);
   const obj = raw as Record<string, unknown>;
   const name = obj['name'];
   if (typeof name !== 'string' || name === '') throw new Error(`${file}: missing "name"`);
-  const cniVersion = typeof obj['cniVersion'] === 'string' ? (obj['cniVersion'] as string) : '0.4.0';
+  const cniVersion = typeof obj['cniVersion'] === 'string' ? obj['cniVersion'] : '0.4.0';
   let plugins: Record<string, unknown>[];
   if (Array.isArray(obj['plugins'])) {
     plugins = obj['plugins'] as Record<string, unknown>[];
@@ -65,7 +64,10 @@ export async function loadCniConfigDir(dir: string): Promise<CniConfigState> {
       problems.push((err as Error).message);
     }
   }
-  return { ready: false, reason: problems.length ? `no valid network config in ${dir}: ${problems.join('; ')}` : `no network config found in ${dir}` };
+  return {
+    ready: false,
+    reason: problems.length ? `no valid network config in ${dir}: ${problems.join('; ')}` : `no network config found in ${dir}`,
+  };
 }
 
 /**

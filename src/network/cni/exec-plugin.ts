@@ -1,6 +1,6 @@
-import { runProcess } from '../../host/run-process.js';
 import { SkiffError } from '../../errors.js';
-import { CniPluginError, CNI_ERROR_CODES } from './plugin-error.js';
+import { runProcess } from '../../host/run-process.js';
+import { CNI_ERROR_CODES, CniPluginError } from './plugin-error.js';
 import type { CniCommand } from './types.js';
 
 export const DEFAULT_PLUGIN_TIMEOUT_MS = 60_000;
@@ -68,7 +68,14 @@ function killError(what: string, why: 'timeout' | 'abort' | 'overflow', timeoutM
 }
 
 /** Turns an exited plugin's status and output into a result or a CniPluginError. */
-function interpret(plugin: string, command: CniCommand, code: number | null, sig: NodeJS.Signals | null, stdout: string, stderr: string): PluginExecOutput {
+function interpret(
+  plugin: string,
+  command: CniCommand,
+  code: number | null,
+  sig: NodeJS.Signals | null,
+  stdout: string,
+  stderr: string,
+): PluginExecOutput {
   let parsed: unknown;
   let parseError: string | undefined;
   if (stdout !== '') {

@@ -1,6 +1,7 @@
-import { promises as fs, constants as fsc } from 'node:fs';
+import { constants as fsc, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { SkiffError, invalidArgument } from '../../errors.js';
+
+import { invalidArgument, SkiffError } from '../../errors.js';
 
 /**
  * Finds the executable for a plugin `type`, trying binDirs in order.
@@ -22,5 +23,8 @@ export async function findPlugin(type: string, binDirs: string[]): Promise<strin
       // absent or not executable here: try the next directory
     }
   }
-  throw new SkiffError('FailedPrecondition', `CNI plugin "${type}" not found in ${binDirs.length ? binDirs.join(', ') : '(no plugin directories configured)'}`);
+  throw new SkiffError(
+    'FailedPrecondition',
+    `CNI plugin "${type}" not found in ${binDirs.length ? binDirs.join(', ') : '(no plugin directories configured)'}`,
+  );
 }

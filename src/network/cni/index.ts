@@ -1,7 +1,7 @@
 // The CNI runtime's public surface; the sandbox service imports from here.
+export { type CniConfigState, CniConfigWatcher, type CniNetworkConfig, loadCniConfigDir, parseCniConfig } from './conf-dir.js';
+export { LOOPBACK_NETWORK, setupLoopback, teardownLoopback } from './loopback.js';
 export { CniRuntime, type CniRuntimeOptions } from './network.js';
-export { CniPluginError, CNI_ERROR_CODES } from './plugin-error.js';
-export { setupLoopback, teardownLoopback, LOOPBACK_NETWORK } from './loopback.js';
+export { CNI_ERROR_CODES, CniPluginError } from './plugin-error.js';
 export { podIps } from './result.js';
-export type { CniPodInfo, CniCapabilities, CniInterfaceIp, CniAddResult } from './types.js';
-export { CniConfigWatcher, loadCniConfigDir, parseCniConfig, type CniNetworkConfig, type CniConfigState } from './conf-dir.js';
+export type { CniAddResult, CniCapabilities, CniInterfaceIp, CniPodInfo } from './types.js';

@@ -1,6 +1,6 @@
-import type { Logger } from '../../log.js';
 import { SkiffError } from '../../errors.js';
-import { execPlugin, DEFAULT_PLUGIN_TIMEOUT_MS } from './exec-plugin.js';
+import type { Logger } from '../../log.js';
+import { DEFAULT_PLUGIN_TIMEOUT_MS, execPlugin } from './exec-plugin.js';
 import { findPlugin } from './find-plugin.js';
 import { pluginEnv } from './plugin-env.js';
 import { buildPluginConfig } from './runtime-config.js';
@@ -32,7 +32,13 @@ export class PluginInvoker {
   async call(c: PluginCall): Promise<Record<string, unknown> | undefined> {
     const type = String(c.plugin['type']);
     const file = await findPlugin(type, this.binDirs);
-    const stdin = buildPluginConfig({ plugin: c.plugin, networkName: c.networkName, cniVersion: c.cniVersion, caps: c.caps, prevResult: c.prevResult });
+    const stdin = buildPluginConfig({
+      plugin: c.plugin,
+      networkName: c.networkName,
+      cniVersion: c.cniVersion,
+      caps: c.caps,
+      prevResult: c.prevResult,
+    });
     const env = pluginEnv(c.command, this.binDirs, c.pod, c.netns);
     const started = performance.now();
     const log = this.log.child({ plugin: type, command: c.command, network: c.networkName, sandboxId: c.pod.sandboxId });
@@ -61,7 +67,9 @@ export class PluginInvoker {
     const r = out.result;
     if (!r || typeof r['cniVersion'] !== 'string') throw new SkiffError('Internal', `CNI plugin ${type} VERSION printed no cniVersion`);
     // Spec 0.1.0 plugins answer without a list; they support only their own version.
-    const list = Array.isArray(r['supportedVersions']) ? r['supportedVersions'].filter((v): v is string => typeof v === 'string') : [r['cniVersion']];
+    const list = Array.isArray(r['supportedVersions'])
+      ? r['supportedVersions'].filter((v): v is string => typeof v === 'string')
+      : [r['cniVersion']];
     return { cniVersion: r['cniVersion'], supportedVersions: list };
   }
 }

@@ -13,15 +13,15 @@ export const LOOPBACK_NETWORK: CniNetworkConfig = Object.freeze({
   cniVersion: '1.0.0',
   plugins: [{ type: 'loopback' }],
   raw: { cniVersion: '1.0.0', name: 'cni-loopback', type: 'loopback' },
-}) as CniNetworkConfig;
+});
 
 const onLo = (pod: CniPodInfo): CniPodInfo => ({ ...pod, ifName: 'lo' });
 
-export async function setupLoopback(runtime: CniRuntime, pod: CniPodInfo, signal?: AbortSignal): Promise<void> {
+export async function setupLoopback(runtime: Pick<CniRuntime, 'runStateless'>, pod: CniPodInfo, signal?: AbortSignal): Promise<void> {
   await runtime.runStateless('ADD', LOOPBACK_NETWORK, onLo(pod), signal);
 }
 
 /** Safe with the netns already gone (the plugin then has nothing to do). */
-export async function teardownLoopback(runtime: CniRuntime, pod: CniPodInfo, signal?: AbortSignal): Promise<void> {
+export async function teardownLoopback(runtime: Pick<CniRuntime, 'runStateless'>, pod: CniPodInfo, signal?: AbortSignal): Promise<void> {
   await runtime.runStateless('DEL', LOOPBACK_NETWORK, onLo(pod), signal);
 }

@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+
 import { errnoCode } from '../../errors.js';
 
 // statfs(2) f_type of a namespace file (include/uapi/linux/magic.h).

@@ -1,7 +1,7 @@
+import { alreadyExists, failedPrecondition, SkiffError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { SkiffError, alreadyExists, failedPrecondition } from '../../errors.js';
-import { CniResultCache, type CniCacheEntry } from './cache.js';
-import { addChain, assertSupportedVersion, checkChain, delChain, type ChainContext } from './chain.js';
+import { type CniCacheEntry, CniResultCache } from './cache.js';
+import { addChain, assertSupportedVersion, type ChainContext, checkChain, delChain } from './chain.js';
 import type { CniNetworkConfig } from './conf-dir.js';
 import { DEFAULT_PLUGIN_TIMEOUT_MS } from './exec-plugin.js';
 import { findPlugin } from './find-plugin.js';
@@ -9,7 +9,7 @@ import { PluginInvoker } from './invoke.js';
 import { cniArgs, validateContainerId, validateIfName } from './plugin-env.js';
 import { parseAddResult } from './result.js';
 import { KeyedSerializer } from './sandbox-lock.js';
-import { DEFAULT_IFNAME, type CniAddResult, type CniCapabilities, type CniPodInfo } from './types.js';
+import { type CniAddResult, type CniCapabilities, type CniPodInfo, DEFAULT_IFNAME } from './types.js';
 import { CHECK_AND_DEL_PREVRESULT_VERSION, versionAtLeast } from './version.js';
 
 export interface CniRuntimeOptions {
@@ -66,7 +66,10 @@ export class CniRuntime {
         if (existing) {
           // An ADD that crashed or failed to roll back left its intent: undo it first,
           // or plugins would hold two sets of resources for one sandbox.
-          this.log.info({ sandboxId: pod.sandboxId, network: existing.network.name }, 'finishing an interrupted CNI ADD with DEL before retrying');
+          this.log.info(
+            { sandboxId: pod.sandboxId, network: existing.network.name },
+            'finishing an interrupted CNI ADD with DEL before retrying',
+          );
           await this.delEntry(existing.network, existing.pod, existing.capabilities, undefined, signal);
           await this.cache.remove(pod.sandboxId);
         }
@@ -76,18 +79,23 @@ export class CniRuntime {
         const ctx = this.context(network, pod, caps);
         const outcome = await addChain(ctx, signal);
         if (!outcome.ok) {
-          if (outcome.rolledBack) await this.cache.remove(pod.sandboxId).catch((err) => this.log.warn({ err }, 'cannot remove CNI cache entry'));
+          if (outcome.rolledBack)
+            await this.cache.remove(pod.sandboxId).catch((err) => this.log.warn({ err }, 'cannot remove CNI cache entry'));
           throw outcome.error;
         }
         try {
           await this.cache.write({ ...base, result: outcome.result });
         } catch (err) {
           // Unrecorded attachments would leak: undo (the intent entry stays if that fails too).
-          await delChain(ctx, outcome.result).then(
-            () => this.cache.remove(pod.sandboxId),
-            (delErr) => this.log.error({ err: delErr }, 'CNI DEL after a failed cache write failed'),
-          ).catch(() => {});
-          throw new SkiffError('Internal', `cannot record the CNI result of sandbox ${pod.sandboxId}: ${(err as Error).message}`, { cause: err });
+          await delChain(ctx, outcome.result)
+            .then(
+              () => this.cache.remove(pod.sandboxId),
+              (delErr) => this.log.error({ err: delErr }, 'CNI DEL after a failed cache write failed'),
+            )
+            .catch(() => {});
+          throw new SkiffError('Internal', `cannot record the CNI result of sandbox ${pod.sandboxId}: ${(err as Error).message}`, {
+            cause: err,
+          });
         }
         const last = network.plugins[network.plugins.length - 1]!;
         return parseAddResult(String(last['type']), outcome.result);
@@ -133,9 +141,13 @@ export class CniRuntime {
           // fixing the conf dir is then the way out. Only the same name: resources
           // (IPAM dir, iptables chains) are keyed by it, so nothing of the cached
           // attachment is left behind when the cache entry goes.
-          const edited = entry && network && network.name === entry.network.name && !sameNetwork(network, entry.network) ? network : undefined;
+          const edited =
+            entry && network && network.name === entry.network.name && !sameNetwork(network, entry.network) ? network : undefined;
           if (!edited || (err instanceof SkiffError && err.kind === 'Cancelled')) throw err;
-          this.log.warn({ err, sandboxId: pod.sandboxId, network: edited.name }, 'CNI DEL with the cached config failed; retrying with the current config');
+          this.log.warn(
+            { err, sandboxId: pod.sandboxId, network: edited.name },
+            'CNI DEL with the cached config failed; retrying with the current config',
+          );
           await this.delEntry(edited, delPod, caps, prev, signal);
         }
         await this.cache.remove(pod.sandboxId);
@@ -148,7 +160,9 @@ export class CniRuntime {
     validatePod(pod);
     assertSupportedVersion(network);
     if (!versionAtLeast(network.cniVersion, CHECK_AND_DEL_PREVRESULT_VERSION)) {
-      throw failedPrecondition(`CNI network ${network.name} uses spec ${network.cniVersion}, which has no CHECK (needs ${CHECK_AND_DEL_PREVRESULT_VERSION})`);
+      throw failedPrecondition(
+        `CNI network ${network.name} uses spec ${network.cniVersion}, which has no CHECK (needs ${CHECK_AND_DEL_PREVRESULT_VERSION})`,
+      );
     }
     return this.lock.run(
       pod.sandboxId,
@@ -174,7 +188,7 @@ export class CniRuntime {
     const entry = await this.cache.read(sandboxId);
     if (!entry?.result) return undefined;
     const last = entry.network.plugins[entry.network.plugins.length - 1];
-    return parseAddResult(String(last?.['type'] ?? 'unknown'), entry.result);
+    return parseAddResult(typeof last?.['type'] === 'string' ? last['type'] : 'unknown', entry.result);
   }
 
   /** Sandboxes with a cache entry (complete or interrupted), for start-up reconciliation. */
@@ -186,7 +200,12 @@ export class CniRuntime {
    * ADD or DEL for a network that keeps no state worth caching (loopback):
    * serialised with the sandbox's other CNI work, but no cache entry.
    */
-  async runStateless(command: 'ADD' | 'DEL', network: CniNetworkConfig, pod: CniPodInfo, signal?: AbortSignal): Promise<CniAddResult | undefined> {
+  async runStateless(
+    command: 'ADD' | 'DEL',
+    network: CniNetworkConfig,
+    pod: CniPodInfo,
+    signal?: AbortSignal,
+  ): Promise<CniAddResult | undefined> {
     validatePod(pod);
     assertSupportedVersion(network);
     return this.lock.run(
@@ -206,7 +225,13 @@ export class CniRuntime {
     );
   }
 
-  private delEntry(network: CniNetworkConfig, pod: CniPodInfo, caps: CniCapabilities, result: Record<string, unknown> | undefined, signal?: AbortSignal): Promise<void> {
+  private delEntry(
+    network: CniNetworkConfig,
+    pod: CniPodInfo,
+    caps: CniCapabilities,
+    result: Record<string, unknown> | undefined,
+    signal?: AbortSignal,
+  ): Promise<void> {
     assertSupportedVersion(network);
     return delChain(this.context(network, pod, caps), result, signal);
   }

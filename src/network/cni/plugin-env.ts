@@ -1,5 +1,5 @@
 import { invalidArgument } from '../../errors.js';
-import { DEFAULT_IFNAME, type CniCommand, type CniPodInfo } from './types.js';
+import { type CniCommand, type CniPodInfo, DEFAULT_IFNAME } from './types.js';
 
 // Used when the daemon's own PATH is empty: plugins run iptables, ip, etc.
 const FALLBACK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

@@ -1,4 +1,4 @@
-import { SkiffError, type ErrorKind } from '../../errors.js';
+import { type ErrorKind, SkiffError } from '../../errors.js';
 
 /** Well-known error codes of the CNI spec (0-99 reserved; 100+ plugin specific). */
 export const CNI_ERROR_CODES = {

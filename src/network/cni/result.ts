@@ -19,7 +19,10 @@ export function parseAddResult(plugin: string, raw: unknown): CniAddResult {
   const cniVersion = raw['cniVersion'];
   if (typeof cniVersion !== 'string') throw invalid(plugin, 'no "cniVersion"');
   if (!versionAtLeast(cniVersion, MIN_CNI_VERSION)) {
-    throw new SkiffError('FailedPrecondition', `CNI plugin ${plugin} returned a result in spec ${cniVersion}; Skiff needs ${MIN_CNI_VERSION} or newer`);
+    throw new SkiffError(
+      'FailedPrecondition',
+      `CNI plugin ${plugin} returned a result in spec ${cniVersion}; Skiff needs ${MIN_CNI_VERSION} or newer`,
+    );
   }
   const interfaces: CniAddResult['interfaces'] = [];
   const rawIfs = raw['interfaces'] ?? [];

@@ -2,12 +2,12 @@
 // int64 fields arrive as decimal strings and become numbers; enums arrive as
 // their names.
 
+import type { ContainerConfig, ContainerResources, SecurityProfile } from '../../container/types.js';
+import { invalidArgument } from '../../errors.js';
 import type { ContainerConfig__Output } from '../../generated/runtime/v1/ContainerConfig.js';
 import type { LinuxContainerResources, LinuxContainerResources__Output } from '../../generated/runtime/v1/LinuxContainerResources.js';
 import type { SecurityProfile__Output } from '../../generated/runtime/v1/SecurityProfile.js';
-import { invalidArgument } from '../../errors.js';
 import type { NamespaceMode } from '../../sandbox/types.js';
-import type { ContainerConfig, ContainerResources, SecurityProfile } from '../../container/types.js';
 import { FROM_PROTO_PROPAGATION } from './common.js';
 
 /** An int64 field as a JS number; past 2^53 precision would silently go, so refuse. */
@@ -17,7 +17,6 @@ function int64(value: string | undefined, field: string): number {
   if (!Number.isSafeInteger(n)) throw invalidArgument(`${field}: ${value} is not an integer JS can hold exactly`);
   return n;
 }
-
 
 const NAMESPACE_MODES = new Set<string>(['POD', 'CONTAINER', 'NODE', 'TARGET']);
 // Proto3 enums default to their 0 value: an unset mode is POD.
@@ -31,7 +30,8 @@ const mode = (m: string | undefined): NamespaceMode => (m && NAMESPACE_MODES.has
 function profile(p: SecurityProfile__Output | null | undefined, legacy: string, field: string): SecurityProfile | undefined {
   if (p) {
     const type = p.profileType;
-    if (type !== 'RuntimeDefault' && type !== 'Unconfined' && type !== 'Localhost') throw invalidArgument(`${field}: unknown profile type ${String(type)}`);
+    if (type !== 'RuntimeDefault' && type !== 'Unconfined' && type !== 'Localhost')
+      throw invalidArgument(`${field}: unknown profile type ${String(type)}`);
     if (type !== 'Localhost' && p.localhostRef !== '') throw invalidArgument(`${field}: localhost_ref is only for profile type Localhost`);
     if (type === 'Localhost' && p.localhostRef === '') throw invalidArgument(`${field}: profile type Localhost needs localhost_ref`);
     return { type, localhostRef: p.localhostRef };
@@ -39,7 +39,8 @@ function profile(p: SecurityProfile__Output | null | undefined, legacy: string, 
   if (legacy === '') return undefined;
   if (legacy === 'runtime/default' || legacy === 'docker/default') return { type: 'RuntimeDefault', localhostRef: '' };
   if (legacy === 'unconfined') return { type: 'Unconfined', localhostRef: '' };
-  if (legacy.startsWith('localhost/') && legacy.length > 'localhost/'.length) return { type: 'Localhost', localhostRef: legacy.slice('localhost/'.length) };
+  if (legacy.startsWith('localhost/') && legacy.length > 'localhost/'.length)
+    return { type: 'Localhost', localhostRef: legacy.slice('localhost/'.length) };
   throw invalidArgument(`${field}: invalid profile "${legacy}"`);
 }
 
@@ -83,9 +84,17 @@ export function toContainerConfig(c: ContainerConfig__Output | null): ContainerC
     mounts: c.mounts.map((m) => {
       const propagation = FROM_PROTO_PROPAGATION[m.propagation];
       if (!propagation) throw invalidArgument(`mount ${m.containerPath}: unknown propagation ${String(m.propagation)}`);
-      if (m.uidMappings.length || m.gidMappings.length) throw invalidArgument(`mount ${m.containerPath}: idmapped mounts are not supported`);
+      if (m.uidMappings.length || m.gidMappings.length)
+        throw invalidArgument(`mount ${m.containerPath}: idmapped mounts are not supported`);
       if (m.image?.image) throw invalidArgument(`mount ${m.containerPath}: image volumes are not supported`);
-      return { containerPath: m.containerPath, hostPath: m.hostPath, readonly: m.readonly, selinuxRelabel: m.selinuxRelabel, propagation, recursiveReadOnly: m.recursiveReadOnly };
+      return {
+        containerPath: m.containerPath,
+        hostPath: m.hostPath,
+        readonly: m.readonly,
+        selinuxRelabel: m.selinuxRelabel,
+        propagation,
+        recursiveReadOnly: m.recursiveReadOnly,
+      };
     }),
     devices: c.devices.map((d) => ({ containerPath: d.containerPath, hostPath: d.hostPath, permissions: d.permissions })),
     labels: { ...c.labels },

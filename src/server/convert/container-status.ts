@@ -1,8 +1,8 @@
 // CRI Container messages (generated proto types) <-> the container domain's records.
+import type { ContainerRecord, ContainerState } from '../../container/record.js';
 import type { Container } from '../../generated/runtime/v1/Container.js';
 import type { ContainerStatus } from '../../generated/runtime/v1/ContainerStatus.js';
 import type { ImageSpec } from '../../generated/runtime/v1/ImageSpec.js';
-import type { ContainerRecord, ContainerState } from '../../container/record.js';
 import { TO_PROTO_PROPAGATION } from './common.js';
 import { toProtoResources } from './container-config.js';
 
@@ -73,7 +73,13 @@ export function toContainerStatus(r: ContainerRecord): ContainerStatus {
     })),
     logPath: r.logPath,
     resources: { linux: toProtoResources(r.status.resources) },
-    user: { linux: { uid: String(r.status.user.uid), gid: String(r.status.user.gid), supplementalGroups: r.status.user.additionalGids.map(String) } },
+    user: {
+      linux: {
+        uid: String(r.status.user.uid),
+        gid: String(r.status.user.gid),
+        supplementalGroups: r.status.user.additionalGids.map(String),
+      },
+    },
   };
 }
 
@@ -83,4 +89,3 @@ export const EVENT_TYPES = {
   stopped: 'CONTAINER_STOPPED_EVENT',
   deleted: 'CONTAINER_DELETED_EVENT',
 } as const;
-

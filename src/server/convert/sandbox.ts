@@ -1,9 +1,9 @@
 // CRI PodSandbox messages (generated proto types) <-> the sandbox domain types.
+import { invalidArgument } from '../../errors.js';
 import type { PodSandbox } from '../../generated/runtime/v1/PodSandbox.js';
 import type { PodSandboxConfig__Output } from '../../generated/runtime/v1/PodSandboxConfig.js';
 import type { PodSandboxStatus } from '../../generated/runtime/v1/PodSandboxStatus.js';
-import { invalidArgument } from '../../errors.js';
-import type { NamespaceMode, SandboxConfig, SandboxRecord } from '../../sandbox/types.js';
+import type { SandboxConfig, SandboxRecord } from '../../sandbox/types.js';
 
 const PROTOCOLS = { TCP: 'tcp', UDP: 'udp', SCTP: 'sctp' } as const;
 
@@ -19,15 +19,20 @@ export function toSandboxConfig(c: PodSandboxConfig__Output | null, runtimeHandl
     hostname: c.hostname,
     logDirectory: c.logDirectory,
     dns: dns ? { servers: dns.servers, searches: dns.searches, options: dns.options } : undefined,
-    portMappings: c.portMappings.map((p) => ({ protocol: PROTOCOLS[p.protocol as keyof typeof PROTOCOLS] ?? 'tcp', containerPort: p.containerPort, hostPort: p.hostPort, hostIp: p.hostIp })),
+    portMappings: c.portMappings.map((p) => ({
+      protocol: PROTOCOLS[p.protocol] ?? 'tcp',
+      containerPort: p.containerPort,
+      hostPort: p.hostPort,
+      hostIp: p.hostIp,
+    })),
     labels: c.labels,
     annotations: c.annotations,
     cgroupParent: c.linux?.cgroupParent ?? '',
     sysctls: c.linux?.sysctls ?? {},
     namespaces: {
-      network: (ns?.network ?? 'POD') as NamespaceMode,
-      pid: (ns?.pid ?? 'POD') as NamespaceMode,
-      ipc: (ns?.ipc ?? 'POD') as NamespaceMode,
+      network: ns?.network ?? 'POD',
+      pid: ns?.pid ?? 'POD',
+      ipc: ns?.ipc ?? 'POD',
       targetId: ns?.targetId ?? '',
     },
     privileged: sc?.privileged ?? false,
@@ -35,10 +40,19 @@ export function toSandboxConfig(c: PodSandboxConfig__Output | null, runtimeHandl
   };
 }
 
-export const stateOf = (r: SandboxRecord): 'SANDBOX_READY' | 'SANDBOX_NOTREADY' => (r.status.state === 'ready' ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY');
+export const stateOf = (r: SandboxRecord): 'SANDBOX_READY' | 'SANDBOX_NOTREADY' =>
+  r.status.state === 'ready' ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY';
 
 export function toPodSandbox(r: SandboxRecord): PodSandbox {
-  return { id: r.id, metadata: r.config.metadata, state: stateOf(r), createdAt: r.createdAt, labels: r.config.labels, annotations: r.config.annotations, runtimeHandler: r.runtimeHandler };
+  return {
+    id: r.id,
+    metadata: r.config.metadata,
+    state: stateOf(r),
+    createdAt: r.createdAt,
+    labels: r.config.labels,
+    annotations: r.config.annotations,
+    runtimeHandler: r.runtimeHandler,
+  };
 }
 
 export function toSandboxStatus(r: SandboxRecord): PodSandboxStatus {
@@ -56,4 +70,3 @@ export function toSandboxStatus(r: SandboxRecord): PodSandboxStatus {
     runtimeHandler: r.runtimeHandler,
   };
 }
-

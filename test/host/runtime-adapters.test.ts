@@ -1,16 +1,17 @@
 // The runtime adapters against the real conmon 2.1.6 and runc 1.1.5 of this
 // host (runs as root). Bundles are built by hand (test/helpers/oci-bundle.ts);
 // every container, conmon and cgroup started here is torn down in `after`.
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { SkiffError } from '../../src/errors.js';
 import { cgroupPaths, cgroupPids, killAll, oomKillCount, removeCgroup } from '../../src/runtime/cgroups.js';
-import { attachSocketPath, launchContainer, reopenLog, resizeTerminal, type LaunchResult } from '../../src/runtime/conmon.js';
+import { attachSocketPath, launchContainer, type LaunchResult, reopenLog, resizeTerminal } from '../../src/runtime/conmon.js';
 import { hasExecFifo, releaseExecFifo } from '../../src/runtime/exec-fifo.js';
 import { ExitWatcher, oomKilled, readExitCode } from '../../src/runtime/exit-watcher.js';
 import { readPidFile } from '../../src/runtime/pid-file.js';
@@ -155,20 +156,20 @@ describe('conmon + runc: a container that exits', () => {
 
   it('fails a launch whose process cannot start, naming it, and leaves nothing behind', async () => {
     const id = nextId();
-    await assert.rejects(
-      launch(['/nonexistent'], { id, cgroupStopAt: '/' }),
-      (err: unknown) => {
-        assert.ok(err instanceof SkiffError, String(err));
-        assert.equal(err.kind, 'FailedPrecondition');
-        assert.match(err.message, /\/nonexistent/);
-        return true;
-      },
-    );
+    await assert.rejects(launch(['/nonexistent'], { id, cgroupStopAt: '/' }), (err: unknown) => {
+      assert.ok(err instanceof SkiffError, String(err));
+      assert.equal(err.kind, 'FailedPrecondition');
+      assert.match(err.message, /\/nonexistent/);
+      return true;
+    });
     assert.equal(await runc.state(id), undefined);
     const list = spawnSync(RUNC, ['--root', runc.root, 'list', '--format', 'json'], { encoding: 'utf8' });
     assert.equal(list.status, 0, list.stderr);
     const listed = (JSON.parse(list.stdout) as { id: string }[] | null) ?? [];
-    assert.deepEqual(listed.filter((c) => c.id === id), []);
+    assert.deepEqual(
+      listed.filter((c) => c.id === id),
+      [],
+    );
     assert.deepEqual(await conmonsFor(id), []);
     const bundle = join(base, 'b', id);
     for (const f of ['pidfile', 'conmon.pid', 'ctl', 'winsz', 'attach']) assert.equal(existsSync(join(bundle, f)), false, f);
@@ -206,7 +207,10 @@ describe('starting through the exec fifo (what runc start does, without its proc
   it('fails, without hanging, when the created init died', async () => {
     const c = await launch(['sleep', '1000']);
     process.kill(c.launched.pid, 'SIGKILL');
-    await assert.rejects(releaseExecFifo(runc.root, c.id, c.launched.pid, 5000), (e: unknown) => e instanceof SkiffError && e.kind === 'FailedPrecondition' && /died before/.test(e.message));
+    await assert.rejects(
+      releaseExecFifo(runc.root, c.id, c.launched.pid, 5000),
+      (e: unknown) => e instanceof SkiffError && e.kind === 'FailedPrecondition' && /died before/.test(e.message),
+    );
   });
 });
 

@@ -2,25 +2,38 @@
 // host-local, portmap, loopback). Needs root. Every test owns its netns, bridge,
 // subnet and host-local data dir, and removes them (and any iptables rules
 // naming its sandboxes) afterwards, so it can run beside other users of the host.
-import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes, randomInt } from 'node:crypto';
+import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { CniRuntime, CniPluginError, setupLoopback, teardownLoopback, podIps, type CniNetworkConfig, type CniPodInfo } from '../../src/network/cni/index.js';
+
 import { SkiffError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
+import {
+  type CniNetworkConfig,
+  CniPluginError,
+  type CniPodInfo,
+  CniRuntime,
+  podIps,
+  setupLoopback,
+  teardownLoopback,
+} from '../../src/network/cni/index.js';
 
 const run = promisify(execFile);
 const BIN_DIRS = ['/usr/lib/cni'];
 const log = createLogger(process.env['SKIFF_TEST_LOG'] ?? 'silent');
 const skip = process.getuid?.() !== 0 ? 'needs root' : false;
 
-const exists = (f: string) => fs.access(f).then(() => true, () => false);
+const exists = (f: string) =>
+  fs.access(f).then(
+    () => true,
+    () => false,
+  );
 const quiet = (p: Promise<unknown>) => p.catch(() => undefined);
 
 /** Splits `iptables -S` output into argv, honouring its double quotes and \" escapes. */
@@ -31,9 +44,21 @@ function splitRule(line: string): string[] {
   let has = false;
   for (let i = 0; i < line.length; i++) {
     const c = line[i]!;
-    if (quoted && c === '\\' && i + 1 < line.length) { cur += line[++i]; continue; }
-    if (c === '"') { quoted = !quoted; has = true; continue; }
-    if (!quoted && c === ' ') { if (has || cur) out.push(cur); cur = ''; has = false; continue; }
+    if (quoted && c === '\\' && i + 1 < line.length) {
+      cur += line[++i];
+      continue;
+    }
+    if (c === '"') {
+      quoted = !quoted;
+      has = true;
+      continue;
+    }
+    if (!quoted && c === ' ') {
+      if (has || cur) out.push(cur);
+      cur = '';
+      has = false;
+      continue;
+    }
     cur += c;
   }
   if (has || cur) out.push(cur);
@@ -106,7 +131,13 @@ async function makeEnv(opts: { subnetOverride?: string; extraPlugins?: Record<st
       ...(opts.extraPlugins ?? []),
     ],
   };
-  const network: CniNetworkConfig = { file: path.join(dir, '10-test.conflist'), name: raw.name, cniVersion: raw.cniVersion, plugins: raw.plugins, raw };
+  const network: CniNetworkConfig = {
+    file: path.join(dir, '10-test.conflist'),
+    name: raw.name,
+    cniVersion: raw.cniVersion,
+    plugins: raw.plugins,
+    raw,
+  };
   const rt = new CniRuntime({ binDirs: BIN_DIRS, cacheDir: path.join(dir, 'cache'), log });
   const sandboxId = `skcnitest${randomBytes(6).toString('hex')}`;
   const pod: CniPodInfo = { sandboxId, podName: 'web', podNamespace: 'default', podUid: 'uid-1', netnsPath: `/run/netns/${ns}` };
@@ -133,13 +164,23 @@ function echo(host: string, port: number, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host, port });
     let got = '';
-    const timer = setTimeout(() => { sock.destroy(); resolve(got); }, 2000);
+    const timer = setTimeout(() => {
+      sock.destroy();
+      resolve(got);
+    }, 2000);
     sock.on('connect', () => sock.write(text));
     sock.on('data', (d) => {
       got += d.toString();
-      if (got.includes(text)) { clearTimeout(timer); sock.end(); resolve(got); }
+      if (got.includes(text)) {
+        clearTimeout(timer);
+        sock.end();
+        resolve(got);
+      }
     });
-    sock.on('error', (err) => { clearTimeout(timer); reject(err); });
+    sock.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
   });
 }
 
@@ -180,7 +221,11 @@ describe('CNI runtime with the real plugins', { skip }, () => {
       // An echo server inside the pod; the host reaches it through portmap's DNAT.
       server = spawn('ip', ['netns', 'exec', e.ns, 'socat', 'TCP-LISTEN:8080,reuseaddr,fork', 'PIPE'], { stdio: 'ignore' });
       assert.equal(await eventually(() => echo(ip, 8080, 'direct\n')), 'direct\n', 'the server answers on the pod IP');
-      assert.equal(await eventually(() => echo('127.0.0.1', hostPort, 'via-localhost\n')), 'via-localhost\n', '127.0.0.1:hostPort (portmap snat + route_localnet)');
+      assert.equal(
+        await eventually(() => echo('127.0.0.1', hostPort, 'via-localhost\n')),
+        'via-localhost\n',
+        '127.0.0.1:hostPort (portmap snat + route_localnet)',
+      );
       assert.equal(await echo(`10.231.${e.subnet}.1`, hostPort, 'via-gateway\n'), 'via-gateway\n', 'the bridge address:hostPort');
       const { stdout: rl } = await run('sysctl', ['-n', `net.ipv4.conf.${e.bridge}.route_localnet`]);
       assert.equal(rl.trim(), '1', 'portmap turned on route_localnet on the bridge');
@@ -280,7 +325,10 @@ describe('CNI runtime with the real plugins', { skip }, () => {
     try {
       await assert.rejects(
         e.rt.add(e.network, e.pod, {}),
-        (x: unknown) => x instanceof SkiffError && x.kind === 'FailedPrecondition' && x.message === 'CNI plugin "skiff-no-such-plugin" not found in /usr/lib/cni',
+        (x: unknown) =>
+          x instanceof SkiffError &&
+          x.kind === 'FailedPrecondition' &&
+          x.message === 'CNI plugin "skiff-no-such-plugin" not found in /usr/lib/cni',
       );
       assert.deepEqual(await allocatedIps(e), []);
     } finally {

@@ -1,12 +1,13 @@
 // The process launcher (src/host/spawn.ts) through the built helper
 // (native/spawner.c): output, input, errors, signals, extra fds, sessions.
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { spawnChild, spawnerPath, spawnerPid, type Child } from '../../src/host/spawn.js';
+import { describe, it } from 'node:test';
+
+import { type Child, spawnChild, spawnerPath, spawnerPid } from '../../src/host/spawn.js';
 import { REPO_ROOT } from '../../src/version.js';
 
 interface Outcome {
@@ -51,7 +52,9 @@ describe('process launcher', () => {
   });
 
   it('passes env and cwd, and nothing else of ours', async () => {
-    const r = await collect(spawnChild('/bin/sh', ['-c', 'echo "$FOO|$HOME"; pwd'], { stdio: ['ignore', 'pipe', 'pipe'], env: { FOO: 'bar baz' }, cwd: '/tmp' }));
+    const r = await collect(
+      spawnChild('/bin/sh', ['-c', 'echo "$FOO|$HOME"; pwd'], { stdio: ['ignore', 'pipe', 'pipe'], env: { FOO: 'bar baz' }, cwd: '/tmp' }),
+    );
     assert.equal(r.out[1], 'bar baz|\n/tmp\n');
   });
 
@@ -110,7 +113,11 @@ describe('process launcher', () => {
         const c = spawnChild('echo', ['fallback'], { stdio: ['ignore', 'pipe', 'pipe'] });
         let out = ''; c.stdout.on('data', (d) => (out += d)); c.stderr.resume();
         c.on('close', (code) => console.log(out.trim(), code, spawnerPid() === undefined));`;
-      const res = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 10_000, encoding: 'utf8', env: { ...process.env, SKIFF_SPAWNER: value } });
+      const res = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        timeout: 10_000,
+        encoding: 'utf8',
+        env: { ...process.env, SKIFF_SPAWNER: value },
+      });
       assert.equal(res.stdout.trim(), 'fallback 0 true', `SKIFF_SPAWNER=${value}: ${res.stderr}`);
     }
   });

@@ -1,11 +1,12 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+
 import { detectCgroupVersion, readCgroupStats } from '../../src/stats/cgroup-stats.js';
 import { CpuRateTracker } from '../../src/stats/cpu-rate.js';
 

@@ -1,6 +1,5 @@
 // Layer unpacking against real files (runs as root: chown, mknod, trusted.*
 // xattrs and overlay mounts need it).
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -8,7 +7,9 @@ import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, s
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
+
 import { SkiffError } from '../../src/errors.js';
 import { MEDIA } from '../../src/image/oci-types.js';
 import { applyLayer, UnsafeLayerError } from '../../src/image/unpack/index.js';
@@ -208,7 +209,10 @@ describe('applyLayer: entry types and metadata', () => {
       const { dir, root } = await sandbox();
       const src = join(dir, 'src');
       // ustar can only split long names at a slash within its 155+100 bytes.
-      const long = format === 'ustar' ? `${'d'.repeat(90)}/${'e'.repeat(60)}/${'f'.repeat(90)}` : `${'d'.repeat(120)}/${'e'.repeat(120)}/${'f'.repeat(120)}`;
+      const long =
+        format === 'ustar'
+          ? `${'d'.repeat(90)}/${'e'.repeat(60)}/${'f'.repeat(90)}`
+          : `${'d'.repeat(120)}/${'e'.repeat(120)}/${'f'.repeat(120)}`;
       await mkdir(join(src, long), { recursive: true });
       await writeFile(join(src, long, 'file'), 'deep');
       await writeFile(join(src, 'suid'), 'x', { mode: 0o755 });
@@ -220,7 +224,15 @@ describe('applyLayer: entry types and metadata', () => {
       if (format !== 'ustar') spawnSync('setfattr', ['-n', 'user.k', '-v', 'v', join(src, 'suid')]);
       // Ids past ustar's 7 octal digits: GNU writes base-256 numbers, POSIX writes PAX records.
       const bigIds = format === 'ustar' ? [] : ['--owner=3000000', '--group=3000001'];
-      const args = ['-C', src, '-c', `--format=${format}`, ...bigIds, ...(format === 'posix' ? ['--xattrs', '--xattrs-include=*'] : []), '.'];
+      const args = [
+        '-C',
+        src,
+        '-c',
+        `--format=${format}`,
+        ...bigIds,
+        ...(format === 'posix' ? ['--xattrs', '--xattrs-include=*'] : []),
+        '.',
+      ];
       const tar = spawnSync('tar', args, { maxBuffer: 1 << 26 });
       assert.equal(tar.status, 0, tar.stderr.toString());
 
@@ -248,7 +260,10 @@ describe('applyLayer: entry types and metadata', () => {
     const { root } = await sandbox();
     await mkdir(root);
     await writeFile(join(root, 'stray'), '');
-    await assert.rejects(applyLayer(Readable.from([tar]), MEDIA.ociLayer, root), (err: unknown) => err instanceof SkiffError && err.kind === 'FailedPrecondition');
+    await assert.rejects(
+      applyLayer(Readable.from([tar]), MEDIA.ociLayer, root),
+      (err: unknown) => err instanceof SkiffError && err.kind === 'FailedPrecondition',
+    );
   });
 });
 
@@ -269,7 +284,13 @@ describe('applyLayer: xattrs', () => {
         mode: 0o4755,
         uid: 0,
         gid: 0,
-        xattrs: { 'user.foo': 'bar', 'trusted.x': 'y', 'security.capability': capHolder, 'trusted.bin': binHolder, 'trusted.overlay.redirect': '/etc' },
+        xattrs: {
+          'user.foo': 'bar',
+          'trusted.x': 'y',
+          'security.capability': capHolder,
+          'trusted.bin': binHolder,
+          'trusted.overlay.redirect': '/etc',
+        },
       },
     ]);
     // tar-writer writes strings; put the raw bytes in place of same-length placeholders.
@@ -320,7 +341,10 @@ describe('applyLayer: whiteouts', () => {
     assert.equal(xattrs(join(root, 'implied')).get('trusted.overlay.opaque'), hex('y'));
     // No marker is written.
     const all = (await readdir(root, { recursive: true })).map(String);
-    assert.deepEqual(all.filter((p) => p.includes('.wh.')), []);
+    assert.deepEqual(
+      all.filter((p) => p.includes('.wh.')),
+      [],
+    );
   });
 
   it('gives the expected view through a read-only overlay mount', async () => {
@@ -412,7 +436,12 @@ describe('applyLayer: later entries replace earlier ones', () => {
 
 describe('applyLayer: hostile layers', () => {
   const cases: Array<{ label: string; entries: (dir: string) => TarEntry[]; outside: (dir: string) => string[]; pattern: RegExp }> = [
-    { label: '../evil', entries: () => [{ type: 'file', name: '../evil', data: 'x' }], outside: (d) => [join(d, 'evil')], pattern: /climbs above/ },
+    {
+      label: '../evil',
+      entries: () => [{ type: 'file', name: '../evil', data: 'x' }],
+      outside: (d) => [join(d, 'evil')],
+      pattern: /climbs above/,
+    },
     {
       label: '/abs',
       entries: () => [{ type: 'file', name: `/skiff-unpack-abs-${process.pid}`, data: 'x' }],
@@ -421,19 +450,28 @@ describe('applyLayer: hostile layers', () => {
     },
     {
       label: 'a/../../evil',
-      entries: () => [{ type: 'dir', name: 'a' }, { type: 'file', name: 'a/../../evil', data: 'x' }],
+      entries: () => [
+        { type: 'dir', name: 'a' },
+        { type: 'file', name: 'a/../../evil', data: 'x' },
+      ],
       outside: (d) => [join(d, 'evil')],
       pattern: /climbs above/,
     },
     {
       label: 'symlink a -> outside dir, then a/file',
-      entries: (d) => [{ type: 'symlink', name: 'a', target: join(d, 'somewhere') }, { type: 'file', name: 'a/file', data: 'x' }],
+      entries: (d) => [
+        { type: 'symlink', name: 'a', target: join(d, 'somewhere') },
+        { type: 'file', name: 'a/file', data: 'x' },
+      ],
       outside: (d) => [join(d, 'somewhere/file')],
       pattern: /through symlink "a"/,
     },
     {
       label: 'symlink a -> .., then a/a/x',
-      entries: () => [{ type: 'symlink', name: 'a', target: '..' }, { type: 'file', name: 'a/a/x', data: 'x' }],
+      entries: () => [
+        { type: 'symlink', name: 'a', target: '..' },
+        { type: 'file', name: 'a/a/x', data: 'x' },
+      ],
       outside: (d) => [join(d, 'a')],
       pattern: /through symlink "a"/,
     },
@@ -461,7 +499,10 @@ describe('applyLayer: hostile layers', () => {
     },
     {
       label: 'hardlink through a symlink',
-      entries: () => [{ type: 'symlink', name: 'etc', target: '/etc' }, { type: 'hardlink', name: 'pw', target: 'etc/passwd' }],
+      entries: () => [
+        { type: 'symlink', name: 'etc', target: '/etc' },
+        { type: 'hardlink', name: 'pw', target: 'etc/passwd' },
+      ],
       outside: (d) => [join(d, 'root/pw')],
       pattern: /not an earlier entry/,
     },
@@ -477,13 +518,19 @@ describe('applyLayer: hostile layers', () => {
     },
     {
       label: 'whiteout through a symlink',
-      entries: (d) => [{ type: 'symlink', name: 'a', target: join(d, 'somewhere') }, { type: 'file', name: 'a/.wh.victim' }],
+      entries: (d) => [
+        { type: 'symlink', name: 'a', target: join(d, 'somewhere') },
+        { type: 'file', name: 'a/.wh.victim' },
+      ],
       outside: (d) => [join(d, 'somewhere/victim')],
       pattern: /through symlink/,
     },
     {
       label: 'opaque marker through a symlink',
-      entries: (d) => [{ type: 'symlink', name: 'a', target: join(d, 'somewhere') }, { type: 'file', name: 'a/.wh..wh..opq' }],
+      entries: (d) => [
+        { type: 'symlink', name: 'a', target: join(d, 'somewhere') },
+        { type: 'file', name: 'a/.wh..wh..opq' },
+      ],
       outside: () => [],
       pattern: /through symlink/,
     },
@@ -535,7 +582,10 @@ describe('applyLayer: cancellation', () => {
     const ac = new AbortController();
     const started = Date.now();
     setTimeout(() => ac.abort(), 50);
-    await assert.rejects(applyLayer(input, MEDIA.ociLayerGzip, root, { signal: ac.signal }), (err: unknown) => err instanceof SkiffError && err.kind === 'Cancelled');
+    await assert.rejects(
+      applyLayer(input, MEDIA.ociLayerGzip, root, { signal: ac.signal }),
+      (err: unknown) => err instanceof SkiffError && err.kind === 'Cancelled',
+    );
     assert.ok(Date.now() - started < 2000);
     assert.ok(input.destroyed, 'the input is destroyed');
   });

@@ -1,19 +1,20 @@
 // The runtime adapters' pure parts and file-level behaviour, without containers.
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+import { SkiffError } from '../../src/errors.js';
 import { CappedSink } from '../../src/host/capped-sink.js';
 import { cgroupPaths, parseCgroupMounts, removeEmptyParents, validateCgroupsPath } from '../../src/runtime/cgroups.js';
 import { ExitWatcher, readExitCode } from '../../src/runtime/exit-watcher.js';
 import { readPidFile } from '../../src/runtime/pid-file.js';
-import { isAlive, killProcessTree, parseProcStat, selectTree, type ProcStat } from '../../src/runtime/process-tree.js';
+import { isAlive, killProcessTree, parseProcStat, type ProcStat, selectTree } from '../../src/runtime/process-tree.js';
 import { classifyRuncMessage, runcMessage } from '../../src/runtime/runc-message.js';
-import { SkiffError } from '../../src/errors.js';
 
 let base = '';
 before(async () => {
@@ -25,9 +26,14 @@ after(async () => {
 
 describe('runc messages', () => {
   it('reads JSON and logfmt error lines', () => {
-    assert.equal(runcMessage('{"level":"error","msg":"container does not exist","time":"2026-01-01T00:00:00Z"}\n'), 'container does not exist');
     assert.equal(
-      runcMessage('time="2026-01-01T00:00:00Z" level=warning msg="w"\ntime="2026-01-01T00:00:00Z" level=error msg="runc create failed: exec: \\"/x\\": stat /x"\n'),
+      runcMessage('{"level":"error","msg":"container does not exist","time":"2026-01-01T00:00:00Z"}\n'),
+      'container does not exist',
+    );
+    assert.equal(
+      runcMessage(
+        'time="2026-01-01T00:00:00Z" level=warning msg="w"\ntime="2026-01-01T00:00:00Z" level=error msg="runc create failed: exec: \\"/x\\": stat /x"\n',
+      ),
       'runc create failed: exec: "/x": stat /x',
     );
     assert.equal(runcMessage('plain text failure\n'), 'plain text failure');
@@ -35,7 +41,10 @@ describe('runc messages', () => {
   it('classifies', () => {
     assert.equal(classifyRuncMessage('container does not exist'), 'NotFound');
     assert.equal(classifyRuncMessage('container not running'), 'FailedPrecondition');
-    assert.equal(classifyRuncMessage('exec failed: unable to start container process: exec: "/x": stat /x: no such file or directory'), 'FailedPrecondition');
+    assert.equal(
+      classifyRuncMessage('exec failed: unable to start container process: exec: "/x": stat /x: no such file or directory'),
+      'FailedPrecondition',
+    );
     assert.equal(classifyRuncMessage('something odd'), 'Internal');
   });
 });
@@ -58,8 +67,19 @@ describe('process tree', () => {
   });
   it('selects descendants, the process group and the session of the root', () => {
     const p = (pid: number, ppid: number, pgrp: number, session: number): ProcStat => ({ pid, ppid, pgrp, session, state: 'S' });
-    const procs = [p(1, 0, 1, 1), p(10, 1, 10, 10), p(11, 10, 10, 10), p(12, 11, 12, 12), p(13, 1, 10, 10), p(14, 1, 14, 10), p(20, 1, 20, 20)];
-    assert.deepEqual([...selectTree(10, procs)].sort((a, b) => a - b), [10, 11, 12, 13, 14]);
+    const procs = [
+      p(1, 0, 1, 1),
+      p(10, 1, 10, 10),
+      p(11, 10, 10, 10),
+      p(12, 11, 12, 12),
+      p(13, 1, 10, 10),
+      p(14, 1, 14, 10),
+      p(20, 1, 20, 20),
+    ];
+    assert.deepEqual(
+      [...selectTree(10, procs)].sort((a, b) => a - b),
+      [10, 11, 12, 13, 14],
+    );
   });
   it('kills a real tree, including a child that forks', async () => {
     const child = spawn('/bin/busybox', ['sh', '-c', 'sleep 300 & (sleep 301 &) ; sleep 302'], { detached: true, stdio: 'ignore' });
@@ -105,7 +125,11 @@ describe('cgroup paths', () => {
   });
   it('refuses relative and unnormalized paths', () => {
     for (const bad of ['pod/ctr', '/pod/../x', '/pod//ctr', '/pod/ctr/', '']) {
-      assert.throws(() => validateCgroupsPath(bad), (e: unknown) => e instanceof SkiffError && e.kind === 'InvalidArgument', bad);
+      assert.throws(
+        () => validateCgroupsPath(bad),
+        (e: unknown) => e instanceof SkiffError && e.kind === 'InvalidArgument',
+        bad,
+      );
     }
     validateCgroupsPath('/');
   });
