@@ -13,7 +13,7 @@ export interface ContainerMount {
   containerPath: string;
   hostPath: string;
   readonly: boolean;
-  /** Stored only: this host has no SELinux. */
+  /** Stored only: Skiff applies no SELinux labels. */
   selinuxRelabel: boolean;
   propagation: MountPropagation;
   /** Read-only all the way down (submounts too); needs readonly and private propagation. */
@@ -85,7 +85,7 @@ export interface ContainerSecurityContext {
   readonlyPaths: string[];
   /** Stored only for now: see spec/build-spec.ts on what is applied. */
   seccomp?: SecurityProfile;
-  /** Stored only: this host has no AppArmor. */
+  /** Stored only until AppArmor support lands (see docs/pods-and-containers.md). */
   apparmor?: SecurityProfile;
 }
 

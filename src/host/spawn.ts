@@ -3,6 +3,8 @@
 // as the daemon grows; native/spawner.c is a tiny helper that forks instead and
 // relays the child's pipes. When it is missing (not built) or dies, children
 // are started by Node as before: same interface, slower.
+// One file on purpose: the helper's framed pipe protocol has two ends here
+// (the shared helper and each child's streams) that change together.
 import { type ChildProcess, spawn as nodeSpawn, spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { accessSync, constants as fsConstants } from 'node:fs';

@@ -1,4 +1,4 @@
-// cgroup helpers for the cgroupfs driver, hybrid-aware. On this kind of host
+// cgroup helpers for the cgroupfs driver, hybrid-aware. On a hybrid host
 // the v1 controllers live under /sys/fs/cgroup/<controller> and a cgroup2
 // hierarchy sits at /sys/fs/cgroup/unified; runc puts an absolute cgroupsPath
 // `/a/b` at `<mount>/a/b` in every one of them (v2-only hosts work the same way
@@ -78,7 +78,7 @@ function unescapeMountinfo(s: string): string {
 
 let cachedMounts: CgroupMount[] | undefined;
 
-/** This host's cgroup mounts, read once (they do not change while the daemon runs). */
+/** The host's cgroup mounts, read once (they do not change while the daemon runs). */
 export function cgroupMounts(): CgroupMount[] {
   cachedMounts ??= parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8'));
   return cachedMounts;

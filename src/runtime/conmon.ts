@@ -3,6 +3,8 @@
 // runc's error) on the sync pipe; the caller then runs `runc start`. conmon
 // and the container outlive this process: nothing here keeps a reference that
 // ties them to the daemon.
+// One file on purpose: the launch, its sync-pipe protocol and the clean-up
+// after a failed launch are one sequence that only makes sense read together.
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';

@@ -14,14 +14,16 @@ import { NameReservations } from '../store/name-reservations.js';
 import { filterById, RecordStore } from '../store/record-store.js';
 import { nowNs } from '../time.js';
 import { bandwidthCapability } from './bandwidth.js';
-import { missingCgroupLevels, removeEmptyCgroups } from './cgroup-ownership.js';
+import { missingCgroupLevels } from './cgroup-ownership.js';
 import { cgroupfsParent } from './cgroup-parent.js';
 import type { InfraRunner } from './infra.js';
 import { sandboxName, validateMetadata } from './names.js';
+import { orderIps, podInfo, renderHosts } from './pod-files.js';
 import type { PodNamespaces } from './pod-namespaces.js';
 import { SANDBOX_SCHEMA, withSandboxStatus } from './record.js';
 import { renderResolvConf } from './resolv-conf.js';
 import { planSysctls } from './sysctls.js';
+import { PodTeardown } from './teardown.js';
 import { SANDBOX_RECORD_VERSION, type SandboxConfig, type SandboxRecord, type SandboxState, type SandboxStatusFields } from './types.js';
 
 /** The namespace pinning the service uses (pod-namespaces.ts; fakes in unit tests). */
@@ -64,12 +66,14 @@ export class SandboxService {
   private readonly records: RecordStore<SandboxRecord>;
   private readonly locks = new KeyedMutex();
   private readonly names = new NameReservations('pod sandbox');
+  private readonly teardown: PodTeardown;
 
   constructor(private readonly o: SandboxServiceOptions) {
     this.records = new RecordStore<SandboxRecord>(path.join(o.root, 'sandboxes'), {
       schema: SANDBOX_SCHEMA,
       onCorrupt: (file, err) => o.log.error({ file, err }, 'unreadable pod sandbox record moved aside'),
     });
+    this.teardown = new PodTeardown({ ...o, records: this.records, needsInfra: (r) => this.needsInfra(r) });
   }
 
   async load(): Promise<void> {
@@ -175,11 +179,11 @@ export class SandboxService {
         signal.throwIfAborted();
         await this.o.namespaces.create(record.pins, hostname, sysctls);
         if (record.pins.net && network?.ready) {
-          await setupLoopback(this.o.cni, { ...this.podInfo(record), ifName: 'lo' }, signal);
+          await setupLoopback(this.o.cni, { ...podInfo(record), ifName: 'lo' }, signal);
           await setStatus({ cniAttempted: true });
           const result = await this.o.cni.add(
             network.network,
-            this.podInfo(record),
+            podInfo(record),
             {
               portMappings: config.portMappings
                 .filter((p) => p.hostPort > 0)
@@ -208,8 +212,8 @@ export class SandboxService {
       } catch (err) {
         log.warn({ err }, 'pod sandbox creation failed; rolling back');
         record = this.records.get(id) ?? record;
-        await this.teardown(record, log).catch((e: unknown) => log.error({ err: e }, 'rollback failed'));
-        await this.removeFiles(record).catch((e: unknown) => log.error({ err: e }, 'rollback failed'));
+        await this.teardown.networkAndNamespaces(record, log).catch((e: unknown) => log.error({ err: e }, 'rollback failed'));
+        await this.teardown.files(record).catch((e: unknown) => log.error({ err: e }, 'rollback failed'));
         await this.records.delete(id);
         throw err;
       }
@@ -218,53 +222,6 @@ export class SandboxService {
 
   private needsInfra(record: SandboxRecord): boolean {
     return this.o.infraAlways || record.config.namespaces.pid === 'POD';
-  }
-
-  private podInfo(record: SandboxRecord): { sandboxId: string; podName: string; podNamespace: string; podUid: string; netnsPath: string } {
-    return {
-      sandboxId: record.id,
-      podName: record.config.metadata.name,
-      podNamespace: record.config.metadata.namespace,
-      podUid: record.config.metadata.uid,
-      netnsPath: record.pins.net ?? '',
-    };
-  }
-
-  /**
-   * Infra process, network and namespaces down; files stay. Safe to repeat.
-   * Every step is tried even when an earlier one fails; the first error is thrown at the end.
-   */
-  private async teardown(record: SandboxRecord, log: Logger): Promise<void> {
-    const errors: unknown[] = [];
-    const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
-      try {
-        await fn();
-      } catch (err) {
-        log.warn({ err }, `${what} failed`);
-        errors.push(err);
-      }
-    };
-    if (record.status.infra) await step('stopping the infra container', () => this.o.infra.stop(record));
-    if (record.status.cniAttempted) {
-      // DEL always runs, with the cached ADD result, even after a failed ADD.
-      await step('CNI DEL', async () => {
-        await this.o.cni.del(undefined, this.podInfo(record));
-        if (this.records.get(record.id)) await this.records.update(record.id, (r) => withSandboxStatus(r, { cniAttempted: false }));
-      });
-    }
-    await step('releasing namespaces', () => this.o.namespaces.release(record.pins));
-    if (errors.length) throw errors[0];
-    log.debug('pod network and namespaces released');
-  }
-
-  private async removeFiles(record: SandboxRecord): Promise<void> {
-    // Also after a start that failed before the record learnt of the infra container.
-    if (record.status.infra || this.needsInfra(record)) await this.o.infra.remove(record);
-    await removeEmptyCgroups([...record.ownedCgroups]);
-    const ownShm = record.shmPath !== '/dev/shm';
-    if (ownShm) await this.o.mounts.unmount(record.shmPath);
-    // Never delete through a tmpfs still mounted (its files are in memory, not ours to walk).
-    if (!ownShm || !this.o.mounts.isMountPoint(record.shmPath)) await fs.rm(record.dir, { recursive: true, force: true });
   }
 
   /**
@@ -294,7 +251,7 @@ export class SandboxService {
       const record = this.records.get(found.id);
       if (!record) return;
       const slog = log.child({ sandbox: record.id });
-      await this.teardown(record, slog);
+      await this.teardown.networkAndNamespaces(record, slog);
       await this.records.update(record.id, (r) => withSandboxStatus(r, { state: 'notready' }));
     });
   }
@@ -307,8 +264,8 @@ export class SandboxService {
       const record = this.records.get(found.id);
       if (!record) return;
       const slog = log.child({ sandbox: record.id });
-      await this.teardown(record, slog);
-      await this.removeFiles(this.records.get(record.id) ?? record);
+      await this.teardown.networkAndNamespaces(record, slog);
+      await this.teardown.files(this.records.get(record.id) ?? record);
       await this.records.delete(record.id);
       slog.info('pod sandbox removed');
     });
@@ -323,8 +280,8 @@ export class SandboxService {
       const log = this.o.log.child({ sandbox: record.id });
       if (record.status.state === 'creating') {
         log.warn('rolling back a pod sandbox left half-created');
-        await this.teardown(record, log).catch((e: unknown) => log.error({ err: e }, 'rollback failed'));
-        await this.removeFiles(record).catch((e: unknown) => log.error({ err: e }, 'rollback failed'));
+        await this.teardown.networkAndNamespaces(record, log).catch((e: unknown) => log.error({ err: e }, 'rollback failed'));
+        await this.teardown.files(record).catch((e: unknown) => log.error({ err: e }, 'rollback failed'));
         await this.records.delete(record.id);
         continue;
       }
@@ -332,7 +289,7 @@ export class SandboxService {
         const infraOk = !record.status.infra || (await this.o.infra.alive(record));
         if (!this.o.namespaces.alive(record.pins) || !infraOk) {
           log.warn('pod sandbox lost its namespaces or infra process; marking it not ready');
-          await this.teardown(record, log).catch((e: unknown) => log.error({ err: e }, 'cleanup failed'));
+          await this.teardown.networkAndNamespaces(record, log).catch((e: unknown) => log.error({ err: e }, 'cleanup failed'));
           await this.records.update(record.id, (r) => withSandboxStatus(r, { state: 'notready' }));
         }
       }
@@ -349,23 +306,4 @@ export class SandboxService {
         .catch((err: unknown) => this.o.log.warn({ sandbox: id, err }, 'CNI DEL of an orphaned attachment failed'));
     }
   }
-}
-
-/** The pod's /etc/hosts, for clients that do not mount kubelet's own. */
-function renderHosts(ip: string | undefined, hostname: string): string {
-  const lines = [
-    '127.0.0.1\tlocalhost',
-    '::1\tlocalhost ip6-localhost ip6-loopback',
-    'fe00::0\tip6-localnet',
-    'ff00::0\tip6-mcastprefix',
-    'ff02::1\tip6-allnodes',
-    'ff02::2\tip6-allrouters',
-  ];
-  if (ip) lines.push(`${ip}\t${hostname}`);
-  return lines.join('\n') + '\n';
-}
-
-/** IPv4 first: kubelet takes the first IP as the pod's primary one. */
-function orderIps(ips: string[]): string[] {
-  return [...ips.filter((i) => !i.includes(':')), ...ips.filter((i) => i.includes(':'))];
 }

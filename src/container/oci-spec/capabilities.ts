@@ -19,7 +19,7 @@ const isAll = (name: string): boolean => name.trim().toUpperCase() === 'ALL';
  *
  * Everything is then cut down to `bounding` (the runtime's own bounding set):
  * runc fails with "unable to apply caps" on a capability the runtime does not
- * hold (this host lacks CAP_SYS_RESOURCE), and a container cannot get more
+ * hold (hosts without CAP_SYS_RESOURCE are common), and a container cannot get more
  * than its runtime has anyway.
  *
  * Bounding, effective and permitted are the same set; inheritable holds only

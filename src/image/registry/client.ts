@@ -8,6 +8,8 @@
 // when all fail, the error names each endpoint's failure and takes its kind from the last one
 // tried, normally the registry itself, whose answer is the authoritative one. Cancellation
 // stops at once, and a schema 1 manifest is refused outright.
+// One file on purpose: the endpoint fallback loop and the request it retries
+// share their error classification.
 
 import { createHash } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';

@@ -40,6 +40,8 @@
 // verifies. A public mirror should get only "pull".
 // containerd keys Skiff does not implement (client, header, dial_timeout, proxy) are refused
 // rather than ignored, so a configuration never silently means less than it says.
+// One file on purpose: hosts.toml parsing, validation and the endpoint order
+// it yields are one format's rules.
 
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
