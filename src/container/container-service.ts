@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 
 import { failedPrecondition, SkiffError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ExecResult } from '../runtime/runc.js';
+import type { AttachedExec, ExecResult } from '../runtime/runc.js';
 import type { SandboxRecord } from '../sandbox/types.js';
 import { KeyedMutex } from '../store/keyed-mutex.js';
 import { NameReservations } from '../store/name-reservations.js';
@@ -129,6 +129,11 @@ export class ContainerService {
 
   execSync(id: string, cmd: string[], timeoutSec: number, signal: AbortSignal): Promise<ExecResult> {
     return this.execs.run(this.resolve(id), cmd, timeoutSec, signal);
+  }
+
+  /** Starts `cmd` in the running container with piped stdio, for the streaming server. */
+  execAttached(id: string, cmd: string[]): Promise<AttachedExec> {
+    return this.execs.startAttached(this.resolve(id), cmd);
   }
 
   async reopenLog(id: string): Promise<void> {

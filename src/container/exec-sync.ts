@@ -2,7 +2,7 @@
 // process settings (user, environment, cwd, capabilities), output bounded.
 import { failedPrecondition, invalidArgument } from '../errors.js';
 import type { RuntimeProvider } from '../runtime/oci-runtime.js';
-import type { ExecResult } from '../runtime/runc.js';
+import type { AttachedExec, ExecResult } from '../runtime/runc.js';
 import type { Bundles } from './bundle.js';
 import { bundleRefOf, type ContainerRecord } from './record.js';
 
@@ -32,6 +32,14 @@ export class ExecSync {
       this.processSpecs.set(record.id, spec);
     }
     return spec;
+  }
+
+  /** Exec with streamed stdio: the same process settings as ExecSync, no timeout (the stream's life bounds it). */
+  async startAttached(record: ContainerRecord, cmd: string[]): Promise<AttachedExec> {
+    if (record.status.state !== 'running') throw failedPrecondition(`container ${record.id} is not running`);
+    if (cmd.length === 0) throw invalidArgument('cmd is required');
+    const processSpec = { ...(await this.processSpec(record)), args: cmd, terminal: false };
+    return this.deps.runtimes.get(record.runtimeHandler).execAttached(record.id, processSpec);
   }
 
   forget(id: string): void {

@@ -11,6 +11,7 @@ import { CniConfigWatcher } from '../network/cni/conf-dir.js';
 import { PodCidrStore } from '../network/pod-cidr.js';
 import type { CriBackend } from '../server/backend.js';
 import { CriServer } from '../server/grpc-server.js';
+import { StreamServer } from '../streaming/stream-server.js';
 import { RUNTIME_VERSION } from '../version.js';
 import { claimSocketPath, InstanceLock } from './instance-lock.js';
 import { startImages } from './start-images.js';
@@ -66,6 +67,14 @@ export async function bootDaemon(
     closers.push(() => containers.close());
 
     const stats = new ContainerStats(containers, sandboxes, images.snapshots, log.child({ part: 'stats' }));
+    const streaming = new StreamServer({
+      address: config.streaming.address,
+      port: config.streaming.port,
+      startExec: (id, cmd) => containers.execAttached(id, cmd),
+      log: log.child({ part: 'streaming' }),
+    });
+    const streamUrl = await streaming.listen();
+    closers.push(() => streaming.close());
     const parts: CriBackend = {
       config,
       configSource,
@@ -78,6 +87,7 @@ export async function bootDaemon(
       containers,
       events,
       stats,
+      streaming,
       imageFsMountpoint: await mountPointOf(config.root),
     };
     await claimSocketPath(config.listen);
@@ -89,7 +99,7 @@ export async function bootDaemon(
     });
 
     log.info(
-      { version: RUNTIME_VERSION, socket: config.listen, config: configSource ?? '(embedded defaults)' },
+      { version: RUNTIME_VERSION, socket: config.listen, streaming: streamUrl, config: configSource ?? '(embedded defaults)' },
       `skiff ${RUNTIME_VERSION} serving CRI on ${config.listen}`,
     );
     return stop;

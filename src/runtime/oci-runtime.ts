@@ -2,7 +2,7 @@
 // containers. The services see only these interfaces, so their rules can be
 // tested with fakes; runc.ts, conmon.ts and cgroups.ts are the real ones.
 import type { LaunchOptions, LaunchResult } from './conmon.js';
-import type { ExecOptions, ExecResult, RuncState } from './runc.js';
+import type { AttachedExec, ExecOptions, ExecResult, RuncState } from './runc.js';
 
 /** An OCI runtime's command line for one --root (runc, crun). */
 export interface OciRuntime {
@@ -15,6 +15,8 @@ export interface OciRuntime {
   /** Idempotent: an unknown container counts as deleted. */
   delete(id: string, opts?: { force?: boolean }): Promise<void>;
   exec(id: string, processSpec: object, opts?: ExecOptions): Promise<ExecResult>;
+  /** Starts a process with piped stdio for streaming (Exec). */
+  execAttached(id: string, processSpec: object): Promise<AttachedExec>;
   update(id: string, resources: object): Promise<void>;
 }
 

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { type ErrorKind, SkiffError } from '../errors.js';
 import { type ProcessResult, runProcess, startProcess } from '../host/run-process.js';
-import type { Child } from '../host/spawn.js';
+import { type Child, spawnChild } from '../host/spawn.js';
 import type { Logger } from '../log.js';
 import { runtimeChildEnv } from './child-env.js';
 import { hasExecFifo, releaseExecFifo } from './exec-fifo.js';
@@ -57,6 +57,15 @@ export interface ExecResult {
   timedOut: boolean;
   /** Some output went beyond maxOutputBytes and was dropped. */
   truncated: boolean;
+}
+
+/** A process started by execAttached. */
+export interface AttachedExec {
+  child: Child;
+  /** Its exit code, once it has exited. */
+  done: Promise<number>;
+  /** Kills the exec'd process tree (idempotent). */
+  kill(): Promise<void>;
 }
 
 /** A failed runc command, with runc's own message. */
@@ -218,7 +227,7 @@ export class RuncClient {
    * killing runc would not reach it: wait briefly for its pid file, kill its
    * tree, then let runc reap it and exit; force runc only if it lingers.
    */
-  private async killExec(id: string, child: Child, pidFile: string, done: Promise<ProcessResult>): Promise<void> {
+  private async killExec(id: string, child: Child, pidFile: string, done: Promise<unknown>): Promise<void> {
     let exited = false;
     void done.then(
       () => (exited = true),
@@ -238,6 +247,38 @@ export class RuncClient {
       await Promise.race([done.catch(() => undefined), sleep(2000)]);
       if (!exited) child.kill('SIGKILL');
     }
+  }
+
+  /**
+   * Starts a process in the container with its stdio as pipes for the caller
+   * to stream (no tty), and returns at once. `done` resolves with its exit
+   * code (runc exits with the process's code); `kill` ends its whole tree.
+   */
+  async execAttached(id: string, processSpec: object): Promise<AttachedExec> {
+    const token = randomBytes(8).toString('hex');
+    const pidFile = join(this.tmpDir, `skiff-exec-${token}.pid`);
+    const specFile = join(this.tmpDir, `skiff-exec-${token}.json`);
+    await writeFile(specFile, JSON.stringify(processSpec), { mode: 0o600 });
+    const child = spawnChild(this.binary, [...this.globalArgs(), 'exec', '--process', specFile, '--pid-file', pidFile, id], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: runtimeChildEnv(),
+    });
+    const done = new Promise<number>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code: number | null, signal: NodeJS.Signals | null) => resolve(code ?? (signal ? 128 + 9 : 255)));
+    }).finally(() => void Promise.all([rm(pidFile, { force: true }), rm(specFile, { force: true })]).catch(() => undefined));
+    let killing: Promise<void> | undefined;
+    return {
+      child,
+      done,
+      kill: () =>
+        (killing ??= this.killExec(
+          id,
+          child,
+          pidFile,
+          done.catch(() => undefined),
+        )),
+    };
   }
 
   private globalArgs(): string[] {

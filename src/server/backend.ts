@@ -10,6 +10,7 @@ import type { CniConfigWatcher } from '../network/cni/conf-dir.js';
 import type { PodCidrStore } from '../network/pod-cidr.js';
 import type { PodLifecycle } from '../pod/pod-lifecycle.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
+import type { StreamServer } from '../streaming/stream-server.js';
 
 export interface CriBackend {
   config: SkiffConfig;
@@ -25,6 +26,8 @@ export interface CriBackend {
   containers: ContainerService;
   events: ContainerEventBus;
   stats: ContainerStats;
+  /** The exec/attach/port-forward streaming server (absolute URLs under single-use tokens). */
+  streaming: Pick<StreamServer, 'exec' | 'url'>;
   /** Mount point of the filesystem holding the root dir (writable layers live there). */
   imageFsMountpoint: string;
 }

@@ -22,7 +22,7 @@ import { loadCriProto } from './proto.js';
 
 export function containerHandlers(
   log: Logger,
-  { containers, sandboxes, pods, events }: Pick<CriBackend, 'containers' | 'sandboxes' | 'pods' | 'events'>,
+  { containers, sandboxes, pods, events, streaming }: Pick<CriBackend, 'containers' | 'sandboxes' | 'pods' | 'events' | 'streaming'>,
 ): Pick<
   RuntimeServiceHandlers,
   | 'CreateContainer'
@@ -31,6 +31,7 @@ export function containerHandlers(
   | 'RemoveContainer'
   | 'ListContainers'
   | 'ContainerStatus'
+  | 'Exec'
   | 'ExecSync'
   | 'ReopenContainerLog'
   | 'UpdateContainerResources'
@@ -87,6 +88,27 @@ export function containerHandlers(
       const info: Record<string, string> = {};
       if (req.verbose) info['info'] = JSON.stringify(await containers.verboseInfo(r));
       return { status: toContainerStatus(r), info };
+    }),
+
+    Exec: unary(log, 'Exec', (req) => {
+      const record = containers.resolve(requireId(req.containerId, 'container_id'));
+      if (record.status.state !== 'running') throw new SkiffError('FailedPrecondition', `container ${record.id} is not running`);
+      if (req.cmd.length === 0) throw new SkiffError('InvalidArgument', 'cmd is required');
+      if (req.tty && req.stderr)
+        throw new SkiffError('InvalidArgument', 'tty and stderr cannot both be set: a terminal has one output stream');
+      if (!req.stdin && !req.stdout && !req.stderr) throw new SkiffError('InvalidArgument', 'one of stdin, stdout and stderr must be set');
+      // Fail closed: a terminal needs the monitor-run exec, which is not built yet.
+      if (req.tty) throw new SkiffError('Unimplemented', 'Exec with tty is not supported yet');
+      return {
+        url: streaming.exec({
+          containerId: record.id,
+          cmd: req.cmd,
+          stdin: req.stdin,
+          stdout: req.stdout,
+          stderr: req.stderr,
+          tty: req.tty,
+        }),
+      };
     }),
 
     ExecSync: unary(log, 'ExecSync', async (req, ctx) => {

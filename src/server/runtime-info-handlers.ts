@@ -54,6 +54,7 @@ export function runtimeInfoHandlers(
           runtimes: JSON.stringify(parts.runtimes),
           cniConfig: JSON.stringify(network.ready ? { file: network.network.file, name: network.network.name } : { error: network.reason }),
           podCidrs: JSON.stringify(parts.podCidrs.get()),
+          streamServerUrl: parts.streaming.url,
         };
       }
       return response;

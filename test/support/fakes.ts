@@ -11,7 +11,7 @@ import type { HostMounts } from '../../src/host/mount.js';
 import type { Logger } from '../../src/log.js';
 import type { LaunchOptions, LaunchResult } from '../../src/runtime/conmon.js';
 import type { CgroupOps, ContainerMonitor, OciRuntime, RuntimeProvider } from '../../src/runtime/oci-runtime.js';
-import type { ExecOptions, ExecResult, RuncState } from '../../src/runtime/runc.js';
+import type { AttachedExec, ExecOptions, ExecResult, RuncState } from '../../src/runtime/runc.js';
 
 export const silentLog = (): Logger => pino({ level: 'silent' });
 
@@ -69,6 +69,11 @@ export class FakeRuntime implements OciRuntime, RuntimeProvider {
     this.calls.push(`exec ${id}`);
     this.lastExecSpec = processSpec;
     return this.execResult;
+  }
+
+  async execAttached(id: string): Promise<AttachedExec> {
+    this.calls.push(`execAttached ${id}`);
+    throw new Error('the fake runtime streams nothing');
   }
 
   async update(id: string): Promise<void> {

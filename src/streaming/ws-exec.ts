@@ -1,0 +1,68 @@
+// Exec over WebSocket (the Kubernetes channel protocols): every message
+// starts with its channel byte (0 stdin, 1 stdout, 2 stderr, 3 error,
+// 4 resize; 255 closes a channel in v5); base64.channel.k8s.io sends text,
+// the channel as a digit and the payload base64-encoded.
+import type { WebSocket } from 'ws';
+
+import type { Logger } from '../log.js';
+import { type ExecRequest, runExec, type StartExec } from './exec-runner.js';
+import { errorStatus, execStatus } from './exec-status.js';
+
+export const WS_EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'] as const;
+
+const STDIN = 0;
+const STDOUT = 1;
+const STDERR = 2;
+const ERROR = 3;
+const CLOSE = 255;
+
+export function serveWsExec(ws: WebSocket, req: ExecRequest, start: StartExec, log: Logger): void {
+  const protocol = ws.protocol;
+  const base64 = protocol === 'base64.channel.k8s.io';
+  const json = protocol === 'v4.channel.k8s.io' || protocol === 'v5.channel.k8s.io';
+  const send = (channel: number, data: Buffer): void => {
+    if (ws.readyState !== ws.OPEN) return;
+    if (base64) ws.send(String(channel) + data.toString('base64'));
+    else ws.send(Buffer.concat([Buffer.from([channel]), data]));
+  };
+  let onData: ((b: Buffer) => void) | undefined;
+  let onEnd: (() => void) | undefined;
+  let finished = false;
+  ws.on('message', (raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+    const msg = Buffer.isBuffer(raw) ? raw : Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw);
+    if (msg.length === 0) return;
+    let channel: number;
+    let payload: Buffer;
+    if (base64 && !isBinary) {
+      channel = Number(String.fromCharCode(msg[0] ?? 0x30));
+      payload = Buffer.from(msg.subarray(1).toString('latin1'), 'base64');
+    } else {
+      channel = msg[0] ?? 0;
+      payload = msg.subarray(1);
+    }
+    if (channel === STDIN) onData?.(payload);
+    else if (channel === CLOSE && payload[0] === STDIN) onEnd?.();
+  });
+  const end = (status: Record<string, unknown>, text: string | undefined): void => {
+    finished = true;
+    if (json) send(ERROR, Buffer.from(JSON.stringify(status)));
+    else if (text) send(ERROR, Buffer.from(text));
+    ws.close(1000);
+  };
+  void runExec(
+    start,
+    req,
+    {
+      stdout: (b) => send(STDOUT, b),
+      stderr: (b) => send(STDERR, b),
+      onStdin: (data, endStdin) => {
+        onData = data;
+        onEnd = endStdin;
+      },
+      onGone: (cb) => ws.on('close', () => !finished && cb()),
+      finish: (code) => end(execStatus(code), code === 0 ? undefined : `command terminated with non-zero exit code: exit status ${code}`),
+      fail: (message) => end(errorStatus(message), message),
+    },
+    log,
+  );
+}

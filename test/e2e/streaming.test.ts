@@ -1,0 +1,241 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import * as grpc from '@grpc/grpc-js';
+
+import { TestDaemon } from '../support/daemon.js';
+import { busyboxImage, pushImage } from '../support/images.js';
+import { TestNetwork } from '../support/network.js';
+import { podConfig } from '../support/pod-config.js';
+import { TestRegistry } from '../support/registry.js';
+import { spdyExec, SpdyTestClient } from '../support/spdy-client.js';
+import { wsExec } from '../support/ws-client.js';
+
+const SUCCESS = { metadata: {}, status: 'Success' };
+const exitStatus = (code: number): unknown => ({
+  metadata: {},
+  status: 'Failure',
+  message: `command terminated with non-zero exit code: exit status ${code}`,
+  reason: 'NonZeroExitCode',
+  details: { causes: [{ reason: 'ExitCode', message: String(code) }] },
+});
+
+/** Command lines of the processes in the container's pids cgroup. */
+function processesInCgroupOf(pid: number): string[] {
+  const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .find((l) => /^\d+:[^:]*\bpids\b[^:]*:/.test(l));
+  assert.ok(line, 'container is in a pids cgroup');
+  const dir = `/sys/fs/cgroup/pids${line.split(':')[2]}`;
+  return readFileSync(`${dir}/cgroup.procs`, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+      } catch {
+        return '';
+      }
+    });
+}
+
+describe('streaming exec over SPDY/3.1 and WebSocket', () => {
+  let registry: TestRegistry;
+  let d: TestDaemon;
+  let netw: TestNetwork;
+  let image: string;
+  let podId: string;
+  let running: string;
+  let runningPid: number;
+  let n = 0;
+
+  const create = async (config: Record<string, unknown>): Promise<string> => {
+    n++;
+    return (
+      await d.rt<{ containerId: string }>('CreateContainer', {
+        podSandboxId: podId,
+        config: { metadata: { name: `s${n}`, attempt: 0 }, image: { image }, logPath: `s${n}.log`, ...config },
+      })
+    ).containerId;
+  };
+  const execUrl = async (req: Record<string, unknown>): Promise<string> =>
+    (await d.rt<{ url: string }>('Exec', { containerId: running, stdout: true, stderr: true, ...req })).url;
+  const rejectsWith = async (p: Promise<unknown>, code: grpc.status, pattern: RegExp): Promise<void> =>
+    assert.rejects(p, (err: grpc.ServiceError) => {
+      assert.equal(err.code, code, err.details);
+      assert.match(err.details, pattern);
+      return true;
+    });
+
+  before(async () => {
+    registry = await TestRegistry.start();
+    await pushImage(registry.url, 'test/busybox', '1', busyboxImage({ env: ['PATH=/bin', 'FROM_IMAGE=img'], workingDir: '/tmp' }));
+    d = await TestDaemon.start();
+    netw = new TestNetwork(d.dir);
+    await netw.install(d.cniConfDir);
+    image = `${registry.host}/test/busybox:1`;
+    await d.img('PullImage', { image: { image } });
+    await d.waitNetworkReady();
+    podId = (await d.rt<{ podSandboxId: string }>('RunPodSandbox', { config: podConfig({ logDirectory: `${d.dir}/logs` }) })).podSandboxId;
+    running = await create({ command: ['sleep', '3600'], envs: [{ key: 'FROM_CRI', value: Buffer.from('cri') }] });
+    await d.rt('StartContainer', { containerId: running });
+    const info = JSON.parse(
+      (await d.rt<{ info: Record<string, string> }>('ContainerStatus', { containerId: running, verbose: true })).info['info']!,
+    ) as { pid: number };
+    runningPid = info.pid;
+  });
+  after(async () => {
+    await d?.destroy();
+    netw?.cleanup();
+    await registry?.stop();
+  });
+
+  it('answers an absolute URL on the streaming server, single use', async () => {
+    const url = await execUrl({ cmd: ['true'] });
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/exec\/[A-Za-z0-9_-]{32,}$/);
+    const status = await d.rt<{ info: Record<string, string> }>('Status', { verbose: true });
+    assert.ok(url.startsWith(status.info['streamServerUrl']!), 'verbose Status names the streaming server');
+    assert.deepEqual(JSON.parse((await spdyExec(url)).error), SUCCESS);
+    const again = await SpdyTestClient.connect(url, ['v4.channel.k8s.io']);
+    assert.equal(again.answer.status, 404, 'a used token is refused');
+    const guessed = await SpdyTestClient.connect(url.replace(/[^/]+$/, 'x'.repeat(32)), ['v4.channel.k8s.io']);
+    assert.equal(guessed.answer.status, 404);
+  });
+
+  it('validates the request at the call', async () => {
+    await rejectsWith(d.rt('Exec', { containerId: 'nope', cmd: ['true'], stdout: true }), grpc.status.NOT_FOUND, /nope/);
+    await rejectsWith(d.rt('Exec', { containerId: running, cmd: [], stdout: true }), grpc.status.INVALID_ARGUMENT, /cmd/);
+    await rejectsWith(
+      d.rt('Exec', { containerId: running, cmd: ['true'], tty: true, stdout: true, stderr: true }),
+      grpc.status.INVALID_ARGUMENT,
+      /tty.*stderr/,
+    );
+    await rejectsWith(d.rt('Exec', { containerId: running, cmd: ['true'] }), grpc.status.INVALID_ARGUMENT, /stdin.*stdout.*stderr/);
+    const exited = await create({ command: ['true'] });
+    await d.rt('StartContainer', { containerId: exited });
+    for (let i = 0; i < 100; i++) {
+      const s = await d.rt<{ status: { state: string } }>('ContainerStatus', { containerId: exited });
+      if (s.status.state === 'CONTAINER_EXITED') break;
+      await sleep(50);
+    }
+    await rejectsWith(d.rt('Exec', { containerId: exited, cmd: ['true'], stdout: true }), grpc.status.FAILED_PRECONDITION, /not running/);
+  });
+
+  it('refuses an upgrade offering no protocol it speaks, naming those it does', async () => {
+    const url = await execUrl({ cmd: ['true'] });
+    const { client, answer } = await SpdyTestClient.connect(url, ['v9.channel.example']);
+    assert.equal(client, undefined);
+    assert.equal(answer.status, 403);
+    assert.match(answer.body, /v4\.channel\.k8s\.io/);
+  });
+
+  for (const transport of ['spdy', 'websocket'] as const) {
+    const exec = (url: string, o: { stdin?: string } = {}) =>
+      transport === 'spdy' ? spdyExec(url, o) : wsExec(url, { ...o, protocol: 'v5.channel.k8s.io' });
+
+    it(`${transport}: exact stdout and stderr, the container's env and cwd`, async () => {
+      const res = await exec(await execUrl({ cmd: ['sh', '-c', 'echo out; echo err >&2; echo $FROM_IMAGE $FROM_CRI; pwd'] }));
+      assert.equal(res.stdout, 'out\nimg cri\n/tmp\n');
+      assert.equal(res.stderr, 'err\n');
+      assert.deepEqual(JSON.parse(res.error), SUCCESS);
+      assert.equal(res.protocol, 'v5.channel.k8s.io');
+    });
+
+    it(`${transport}: the exit code reaches the client`, async () => {
+      const res = await exec(await execUrl({ cmd: ['sh', '-c', 'echo bye; exit 3'] }));
+      assert.equal(res.stdout, 'bye\n');
+      assert.deepEqual(JSON.parse(res.error), exitStatus(3));
+    });
+
+    it(`${transport}: stdin is passed through and closed at the client's end`, async () => {
+      const input = 'line one\nline two\n' + 'x'.repeat(100_000) + '\n';
+      const res = await exec(await execUrl({ cmd: ['cat'], stdin: true }), { stdin: input });
+      assert.equal(res.stdout.length, input.length);
+      assert.equal(res.stdout, input);
+      assert.deepEqual(JSON.parse(res.error), SUCCESS);
+    });
+
+    it(`${transport}: large output arrives whole`, async () => {
+      const res = await exec(await execUrl({ cmd: ['sh', '-c', 'head -c 3000000 /dev/zero | tr "\\0" a'] }));
+      assert.equal(res.stdout.length, 3_000_000);
+      assert.match(res.stdout, /^a+$/);
+    });
+
+    it(`${transport}: a client that goes away mid-exec leaves no process behind`, async () => {
+      const marker = transport === 'spdy' ? '4301' : '4302';
+      const url = await execUrl({ cmd: ['sh', '-c', `sleep ${marker} & sleep ${marker}`], stdin: true });
+      const inCgroup = () => processesInCgroupOf(runningPid).filter((c) => c.includes(`sleep ${marker}`));
+      if (transport === 'spdy') {
+        const { client } = await SpdyTestClient.connect(url, ['v4.channel.k8s.io']);
+        assert.ok(client);
+        await client.open({ streamtype: 'error' });
+        await client.open({ streamtype: 'stdin' });
+        await client.open({ streamtype: 'stdout' });
+        await client.open({ streamtype: 'stderr' });
+        await waitFor(() => inCgroup().length === 2, 'the exec runs');
+        client.close();
+      } else {
+        const done = wsExec(url, {
+          onOpen: (_send, ws) =>
+            void waitFor(() => inCgroup().length === 2, 'the exec runs').then(
+              () => ws.terminate(),
+              () => ws.terminate(),
+            ),
+        });
+        await done;
+      }
+      await waitFor(() => inCgroup().length === 0, 'the exec tree is killed');
+    });
+  }
+
+  it('spdy: stdin written before the other streams are open is not lost', async () => {
+    const { client } = await SpdyTestClient.connect(await execUrl({ cmd: ['cat'], stdin: true }), ['v4.channel.k8s.io']);
+    assert.ok(client);
+    try {
+      const error = await client.open({ streamtype: 'error' });
+      const stdin = await client.open({ streamtype: 'stdin' });
+      stdin.write('early\n');
+      stdin.end();
+      const stdout = await client.open({ streamtype: 'stdout' });
+      const stderr = await client.open({ streamtype: 'stderr' });
+      await Promise.all([error.closed, stdout.closed, stderr.closed]);
+      assert.equal(stdout.text, 'early\n');
+      assert.deepEqual(JSON.parse(error.text), SUCCESS);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('websocket: v4 and base64 framings, and the old channel protocol over SPDY', async () => {
+    const v4 = await wsExec(await execUrl({ cmd: ['sh', '-c', 'echo four; exit 2'] }), { protocol: 'v4.channel.k8s.io' });
+    assert.equal(v4.stdout, 'four\n');
+    assert.deepEqual(JSON.parse(v4.error), exitStatus(2));
+    const b64 = await wsExec(await execUrl({ cmd: ['sh', '-c', 'echo sixty-four; echo e >&2'] }), { protocol: 'base64.channel.k8s.io' });
+    assert.equal(b64.stdout, 'sixty-four\n');
+    assert.equal(b64.stderr, 'e\n');
+    assert.equal(b64.protocol, 'base64.channel.k8s.io');
+    // channel.k8s.io (v1): no status on success, a message on failure.
+    const v1ok = await spdyExec(await execUrl({ cmd: ['echo', 'one'] }), { protocols: ['channel.k8s.io'] });
+    assert.equal(v1ok.protocol, 'channel.k8s.io');
+    assert.equal(v1ok.stdout, 'one\n');
+    assert.equal(v1ok.error, '');
+    const v1fail = await spdyExec(await execUrl({ cmd: ['sh', '-c', 'exit 4'] }), { protocols: ['v2.channel.k8s.io'] });
+    assert.match(v1fail.error, /exit status 4/);
+  });
+
+  it('a command that does not exist fails on the error stream', async () => {
+    const res = await spdyExec(await execUrl({ cmd: ['/no/such/binary'] }));
+    const status = JSON.parse(res.error) as { status: string };
+    assert.equal(status.status, 'Failure');
+  });
+});
+
+async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
+    await sleep(50);
+  }
+}
