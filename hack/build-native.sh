@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Builds native/spawner.c into dist/native/skiff-spawner (see src/host/spawn.ts).
-# Without a C compiler Skiff still works: children are then started by Node itself.
+# Builds the small C helpers under native/ into dist/native/:
+#   skiff-spawner          the process launcher (src/host/spawn.ts); without it Node starts children itself (slower)
+#   skiff-seqpacket-relay  conmon's SOCK_SEQPACKET attach socket to stdio (src/runtime/attach-socket.ts);
+#                          without it Attach and tty Exec answer FAILED_PRECONDITION
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=dist/native/skiff-spawner
 if ! command -v cc >/dev/null 2>&1; then
-  echo "build-native: no C compiler; children will be started by Node (slower)" >&2
+  echo "build-native: no C compiler; children are started by Node, and Attach and tty Exec are unavailable" >&2
   exit 0
 fi
-if [ -x "$out" ] && [ "$out" -nt native/spawner.c ]; then exit 0; fi
 mkdir -p dist/native
-cc -O2 -Wall -Wextra -Werror -o "$out.tmp" native/spawner.c
-mv "$out.tmp" "$out"
+for pair in spawner:skiff-spawner seqpacket-relay:skiff-seqpacket-relay; do
+  src=native/${pair%%:*}.c
+  out=dist/native/${pair##*:}
+  if [ -x "$out" ] && [ "$out" -nt "$src" ]; then continue; fi
+  cc -O2 -Wall -Wextra -Werror -o "$out.tmp" "$src"
+  mv "$out.tmp" "$out"
+done

@@ -125,8 +125,17 @@ export function parseConfig(text: string, file: string): SkiffConfig {
       pullProgressTimeoutSeconds: values.get('image.pull_progress_timeout_seconds') as number,
       maxConcurrentLayers: values.get('image.max_concurrent_layers') as number,
     },
-    streaming: { address: str('streaming.address'), port: values.get('streaming.port') as number },
+    stream: {
+      address: str('stream.address'),
+      port: values.get('stream.port') as number,
+      idleTimeoutSeconds: values.get('stream.idle_timeout_seconds') as number,
+      tlsCertFile: str('stream.tls_cert_file'),
+      tlsKeyFile: str('stream.tls_key_file'),
+    },
   };
+  if (!config.stream.tlsCertFile !== !config.stream.tlsKeyFile) {
+    throw new ConfigError(file, 'stream.tls_cert_file', 'tls_cert_file and tls_key_file must be set together');
+  }
   if (!(config.defaultRuntime in config.runtimes)) {
     throw new ConfigError(
       file,
@@ -175,6 +184,9 @@ function checkValue(value: unknown, type: ValueType, file: string, key: string):
     case 'path':
       if (typeof value !== 'string' || !path.isAbsolute(value)) fail('an absolute path');
       return path.normalize(value as string);
+    case 'optional-path':
+      if (typeof value !== 'string' || (value !== '' && !path.isAbsolute(value))) fail('an absolute path, or "" for none');
+      return value === '' ? '' : path.normalize(value as string);
     case 'enum':
       if (typeof value !== 'string' || !type.values.includes(value)) fail(`one of ${type.values.join(', ')}`);
       return value as string;

@@ -31,12 +31,14 @@ export interface SkiffConfig {
   cni: { binDirs: string[]; confDir: string };
   registry: { configDir: string };
   image: { pullProgressTimeoutSeconds: number; maxConcurrentLayers: number };
-  streaming: { address: string; port: number };
+  stream: { address: string; port: number; idleTimeoutSeconds: number; tlsCertFile: string; tlsKeyFile: string };
 }
 
 export type ValueType =
   | { kind: 'string' }
   | { kind: 'path' }
+  /** An absolute path, or '' for none. */
+  | { kind: 'optional-path' }
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'int'; min: number; max: number }
   | { kind: 'bool' }
@@ -115,16 +117,34 @@ export const OPTIONS: readonly OptionSpec[] = [
     doc: 'Layers of one pull downloaded and unpacked at once.',
   },
   {
-    key: ['streaming', 'address'],
+    key: ['stream', 'address'],
     type: { kind: 'string' },
     default: '127.0.0.1',
     doc: 'Address of the exec/attach/port-forward streaming server.',
   },
   {
-    key: ['streaming', 'port'],
+    key: ['stream', 'port'],
     type: { kind: 'int', min: 0, max: 65535 },
     default: 0,
     doc: 'Port of the streaming server; 0 picks a free one.',
+  },
+  {
+    key: ['stream', 'idle_timeout_seconds'],
+    type: { kind: 'int', min: 1, max: 7 * 86400 },
+    default: 4 * 3600,
+    doc: 'A stream connection that carries no data for this long is closed.',
+  },
+  {
+    key: ['stream', 'tls_cert_file'],
+    type: { kind: 'optional-path' },
+    default: '',
+    doc: 'PEM certificate of the streaming server; with tls_key_file it serves HTTPS. Empty: plain HTTP.',
+  },
+  {
+    key: ['stream', 'tls_key_file'],
+    type: { kind: 'optional-path' },
+    default: '',
+    doc: 'PEM private key for tls_cert_file.',
   },
 ];
 

@@ -6,10 +6,11 @@ import { promises as fs } from 'node:fs';
 
 import { failedPrecondition, SkiffError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { AttachedExec, ExecResult } from '../runtime/runc.js';
+import type { ExecResult } from '../runtime/runc.js';
 import type { SandboxRecord } from '../sandbox/types.js';
 import { KeyedMutex } from '../store/keyed-mutex.js';
 import { NameReservations } from '../store/name-reservations.js';
+import type { OutputSinks, StreamTarget } from '../streaming/stream-session.js';
 import { type ContainerFilter, ContainerRecords } from './container-records.js';
 import { containerName, createContainer, createFingerprint } from './create.js';
 import type { ContainerDeps } from './deps.js';
@@ -20,6 +21,7 @@ import { bundleRefOf, type ContainerRecord } from './record.js';
 import { recoverContainers } from './recovery.js';
 import { startContainer } from './start.js';
 import { stopContainer } from './stop-ladder.js';
+import { type ExecStreamRequest, StreamTargets } from './stream-targets.js';
 import type { ContainerConfig, ContainerResources } from './types.js';
 
 export type { ContainerFilter } from './container-records.js';
@@ -41,11 +43,13 @@ export class ContainerService {
   private readonly names = new NameReservations('container');
   private readonly exits: ExitTracker;
   private readonly execs: ExecSync;
+  private readonly streams: StreamTargets;
 
   constructor(private readonly deps: ContainerDeps) {
     this.records = new ContainerRecords(deps.root, (file, err) => deps.log.error({ file, err }, 'unreadable container record moved aside'));
     this.exits = new ExitTracker(this.records, deps);
     this.execs = new ExecSync(deps);
+    this.streams = new StreamTargets(deps, this.execs);
   }
 
   async load(): Promise<void> {
@@ -131,9 +135,14 @@ export class ContainerService {
     return this.execs.run(this.resolve(id), cmd, timeoutSec, signal);
   }
 
-  /** Starts `cmd` in the running container with piped stdio, for the streaming server. */
-  execAttached(id: string, cmd: string[]): Promise<AttachedExec> {
-    return this.execs.startAttached(this.resolve(id), cmd);
+  /** Starts a streamed exec in the running container (the streaming server's Exec). */
+  openExec(id: string, req: ExecStreamRequest, sinks: OutputSinks): Promise<StreamTarget> {
+    return this.streams.exec(this.resolve(id), req, sinks);
+  }
+
+  /** Connects to the running container's own stdio (the streaming server's Attach). */
+  openAttach(id: string, req: { stdin: boolean; size?: { width: number; height: number } }, sinks: OutputSinks): Promise<StreamTarget> {
+    return this.streams.attach(this.resolve(id), req, sinks);
   }
 
   async reopenLog(id: string): Promise<void> {

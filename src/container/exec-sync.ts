@@ -2,7 +2,7 @@
 // process settings (user, environment, cwd, capabilities), output bounded.
 import { failedPrecondition, invalidArgument } from '../errors.js';
 import type { RuntimeProvider } from '../runtime/oci-runtime.js';
-import type { AttachedExec, ExecResult } from '../runtime/runc.js';
+import type { ExecResult } from '../runtime/runc.js';
 import type { Bundles } from './bundle.js';
 import { bundleRefOf, type ContainerRecord } from './record.js';
 
@@ -17,7 +17,7 @@ export class ExecSync {
   async run(record: ContainerRecord, cmd: string[], timeoutSec: number, signal: AbortSignal): Promise<ExecResult> {
     if (record.status.state !== 'running') throw failedPrecondition(`container ${record.id} is not running`);
     if (cmd.length === 0) throw invalidArgument('cmd is required');
-    const processSpec = { ...(await this.processSpec(record)), args: cmd, terminal: false };
+    const processSpec = { ...(await this.processSpecOf(record)), args: cmd, terminal: false };
     return this.deps.runtimes.get(record.runtimeHandler).exec(record.id, processSpec, {
       ...(timeoutSec > 0 ? { timeoutMs: timeoutSec * 1000 } : {}),
       signal,
@@ -25,21 +25,14 @@ export class ExecSync {
     });
   }
 
-  private async processSpec(record: ContainerRecord): Promise<Record<string, unknown>> {
+  /** The container's own process settings (user, env, cwd, capabilities), for execs. */
+  async processSpecOf(record: ContainerRecord): Promise<Record<string, unknown>> {
     let spec = this.processSpecs.get(record.id);
     if (!spec) {
       spec = (await this.deps.bundles.readSpec(bundleRefOf(record))).process as unknown as Record<string, unknown>;
       this.processSpecs.set(record.id, spec);
     }
     return spec;
-  }
-
-  /** Exec with streamed stdio: the same process settings as ExecSync, no timeout (the stream's life bounds it). */
-  async startAttached(record: ContainerRecord, cmd: string[]): Promise<AttachedExec> {
-    if (record.status.state !== 'running') throw failedPrecondition(`container ${record.id} is not running`);
-    if (cmd.length === 0) throw invalidArgument('cmd is required');
-    const processSpec = { ...(await this.processSpec(record)), args: cmd, terminal: false };
-    return this.deps.runtimes.get(record.runtimeHandler).execAttached(record.id, processSpec);
   }
 
   forget(id: string): void {

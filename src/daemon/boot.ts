@@ -16,6 +16,7 @@ import { RUNTIME_VERSION } from '../version.js';
 import { claimSocketPath, InstanceLock } from './instance-lock.js';
 import { startImages } from './start-images.js';
 import { startLifecycle } from './start-lifecycle.js';
+import { streamBackend } from './stream-backend.js';
 
 type Closer = () => Promise<void> | void;
 
@@ -68,9 +69,11 @@ export async function bootDaemon(
 
     const stats = new ContainerStats(containers, sandboxes, images.snapshots, log.child({ part: 'stats' }));
     const streaming = new StreamServer({
-      address: config.streaming.address,
-      port: config.streaming.port,
-      startExec: (id, cmd) => containers.execAttached(id, cmd),
+      address: config.stream.address,
+      port: config.stream.port,
+      ...(config.stream.tlsCertFile ? { tls: { certFile: config.stream.tlsCertFile, keyFile: config.stream.tlsKeyFile } } : {}),
+      idleTimeoutMs: config.stream.idleTimeoutSeconds * 1000,
+      backend: streamBackend(containers, sandboxes),
       log: log.child({ part: 'streaming' }),
     });
     const streamUrl = await streaming.listen();

@@ -13,9 +13,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SkiffError } from '../errors.js';
 import { type Child, spawnChild } from '../host/spawn.js';
 import type { Logger } from '../log.js';
+import { connectAttachSocket } from './attach-socket.js';
 import { removeCgroup } from './cgroups.js';
 import { runtimeChildEnv } from './child-env.js';
-import { reopenLog } from './conmon-ctl.js';
+import { reopenLog, resizeTerminal } from './conmon-ctl.js';
+import { execUnderConmon } from './conmon-exec.js';
 import type { ContainerMonitor } from './oci-runtime.js';
 import { readPidFile } from './pid-file.js';
 import { readCmdline, waitGone } from './process-tree.js';
@@ -329,5 +331,8 @@ export function conmonMonitor(conmonPath: string): ContainerMonitor {
   return {
     launch: (opts) => launchContainer({ ...opts, conmonPath }),
     reopenLog: (bundle) => reopenLog(bundle),
+    resize: (bundle, width, height) => resizeTerminal(bundle, width, height),
+    attach: (containerId, socketDir, sink) => connectAttachSocket(attachSocketPath(socketDir, containerId), sink),
+    exec: (opts) => execUnderConmon({ ...opts, conmonPath }),
   };
 }

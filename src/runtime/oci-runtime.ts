@@ -1,7 +1,9 @@
 // The seams between the lifecycle services and the programs that run
 // containers. The services see only these interfaces, so their rules can be
 // tested with fakes; runc.ts, conmon.ts and cgroups.ts are the real ones.
+import type { AttachConnection, OutputSink } from './attach-socket.js';
 import type { LaunchOptions, LaunchResult } from './conmon.js';
+import type { ConmonExecOptions, MonitoredExec } from './conmon-exec.js';
 import type { AttachedExec, ExecOptions, ExecResult, RuncState } from './runc.js';
 
 /** An OCI runtime's command line for one --root (runc, crun). */
@@ -31,6 +33,12 @@ export interface ContainerMonitor {
   launch(opts: Omit<LaunchOptions, 'conmonPath'>): Promise<LaunchResult>;
   /** Makes the monitor close and reopen the container's log file. */
   reopenLog(bundle: string): Promise<void>;
+  /** Resizes the container's terminal (width and height in cells). */
+  resize(bundle: string, width: number, height: number): Promise<void>;
+  /** Connects to the container's stdio (its attach socket). */
+  attach(containerId: string, socketDir: string, sink: OutputSink): Promise<AttachConnection>;
+  /** Runs a streamed exec under the monitor (how a tty exec runs). */
+  exec(opts: Omit<ConmonExecOptions, 'conmonPath'>): Promise<MonitoredExec>;
 }
 
 /** cgroup operations on a container's cgroupsPath. */

@@ -27,7 +27,7 @@ export interface CriBackend {
   events: ContainerEventBus;
   stats: ContainerStats;
   /** The exec/attach/port-forward streaming server (absolute URLs under single-use tokens). */
-  streaming: Pick<StreamServer, 'exec' | 'url'>;
+  streaming: Pick<StreamServer, 'exec' | 'attach' | 'portForward' | 'url'>;
   /** Mount point of the filesystem holding the root dir (writable layers live there). */
   imageFsMountpoint: string;
 }

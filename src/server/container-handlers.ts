@@ -32,6 +32,7 @@ export function containerHandlers(
   | 'ListContainers'
   | 'ContainerStatus'
   | 'Exec'
+  | 'Attach'
   | 'ExecSync'
   | 'ReopenContainerLog'
   | 'UpdateContainerResources'
@@ -47,6 +48,11 @@ export function containerHandlers(
       ...(f?.podSandboxId ? { sandboxId: f.podSandboxId } : {}),
       ...(f && Object.keys(f.labelSelector).length ? { labels: f.labelSelector } : {}),
     });
+  };
+  const runningContainer = (id: string): ContainerRecord => {
+    const record = containers.resolve(requireId(id, 'container_id'));
+    if (record.status.state !== 'running') throw new SkiffError('FailedPrecondition', `container ${record.id} is not running`);
+    return record;
   };
   const listEncoder = new ListEncoder<ContainerRecord>(
     loadCriProto().runtime.v1.RuntimeService.service.ListContainers.responseSerialize,
@@ -91,24 +97,22 @@ export function containerHandlers(
     }),
 
     Exec: unary(log, 'Exec', (req) => {
-      const record = containers.resolve(requireId(req.containerId, 'container_id'));
-      if (record.status.state !== 'running') throw new SkiffError('FailedPrecondition', `container ${record.id} is not running`);
+      const record = runningContainer(req.containerId);
       if (req.cmd.length === 0) throw new SkiffError('InvalidArgument', 'cmd is required');
-      if (req.tty && req.stderr)
-        throw new SkiffError('InvalidArgument', 'tty and stderr cannot both be set: a terminal has one output stream');
-      if (!req.stdin && !req.stdout && !req.stderr) throw new SkiffError('InvalidArgument', 'one of stdin, stdout and stderr must be set');
-      // Fail closed: a terminal needs the monitor-run exec, which is not built yet.
-      if (req.tty) throw new SkiffError('Unimplemented', 'Exec with tty is not supported yet');
-      return {
-        url: streaming.exec({
-          containerId: record.id,
-          cmd: req.cmd,
-          stdin: req.stdin,
-          stdout: req.stdout,
-          stderr: req.stderr,
-          tty: req.tty,
-        }),
-      };
+      checkStdio(req);
+      const { stdin, stdout, stderr, tty } = req;
+      return { url: streaming.exec({ containerId: record.id, cmd: req.cmd, stdin, stdout, stderr, tty }) };
+    }),
+
+    Attach: unary(log, 'Attach', (req) => {
+      const record = runningContainer(req.containerId);
+      checkStdio(req);
+      if (req.stdin && !record.config.stdin)
+        throw new SkiffError('InvalidArgument', `stdin: container ${record.id} was created without stdin; nothing can be written to it`);
+      // The container's own terminal decides the streams, not the request.
+      const tty = record.config.tty;
+      const { stdin, stdout } = req;
+      return { url: streaming.attach({ containerId: record.id, stdin, stdout, stderr: req.stderr && !tty, tty }) };
     }),
 
     ExecSync: unary(log, 'ExecSync', async (req, ctx) => {
@@ -146,4 +150,10 @@ export function containerHandlers(
       }
     }),
   };
+}
+
+/** The stdio rules Exec and Attach share. */
+function checkStdio(req: { stdin: boolean; stdout: boolean; stderr: boolean; tty: boolean }): void {
+  if (req.tty && req.stderr) throw new SkiffError('InvalidArgument', 'tty and stderr cannot both be set: a terminal has one output stream');
+  if (!req.stdin && !req.stdout && !req.stderr) throw new SkiffError('InvalidArgument', 'one of stdin, stdout and stderr must be set');
 }

@@ -1,3 +1,4 @@
+import { SkiffError } from '../errors.js';
 import type { ListPodSandboxResponse } from '../generated/runtime/v1/ListPodSandboxResponse.js';
 import type { PodSandboxFilter__Output } from '../generated/runtime/v1/PodSandboxFilter.js';
 import type { RuntimeServiceHandlers } from '../generated/runtime/v1/RuntimeService.js';
@@ -26,7 +27,7 @@ function sandboxLister(sandboxes: SandboxService) {
 
 export function sandboxHandlers(
   log: Logger,
-  { sandboxes, pods }: Pick<CriBackend, 'sandboxes' | 'pods'>,
+  { sandboxes, pods, streaming }: Pick<CriBackend, 'sandboxes' | 'pods' | 'streaming'>,
 ): Pick<
   RuntimeServiceHandlers,
   | 'RunPodSandbox'
@@ -36,6 +37,7 @@ export function sandboxHandlers(
   | 'ListPodSandbox'
   | 'UpdatePodSandboxResources'
   | 'StreamPodSandboxes'
+  | 'PortForward'
 > {
   const listSandboxes = sandboxLister(sandboxes);
   const listEncoder = new ListEncoder<SandboxRecord>(
@@ -46,6 +48,14 @@ export function sandboxHandlers(
     toPodSandbox,
   );
   return {
+    PortForward: unary(log, 'PortForward', (req) => {
+      const record = sandboxes.resolve(requireId(req.podSandboxId, 'pod_sandbox_id'));
+      if (record.status.state !== 'ready') throw new SkiffError('FailedPrecondition', `pod sandbox ${record.id} is not ready`);
+      const bad = req.port.find((p) => !Number.isInteger(p) || p < 1 || p > 65535);
+      if (bad !== undefined) throw new SkiffError('InvalidArgument', `port: ${bad} is not a port (1-65535)`);
+      return { url: streaming.portForward({ podId: record.id, ports: req.port }) };
+    }),
+
     UpdatePodSandboxResources: unary(log, 'UpdatePodSandboxResources', async (req) => {
       await sandboxes.updateResources(requireId(req.podSandboxId, 'pod_sandbox_id'), { overhead: req.overhead, resources: req.resources });
       return {};

@@ -1,13 +1,16 @@
 // The status the Kubernetes remotecommand protocols (v4 and later) send on
-// the error stream when an exec ends: Success, or Failure with the exit code
+// the error stream when a session ends: Success, or Failure with the exit code
 // as a NonZeroExitCode cause, which clients turn into the exit code.
 
-export function execStatus(exitCode: number): Record<string, unknown> {
-  if (exitCode === 0) return { metadata: {}, status: 'Success' };
+export const nonZeroExitMessage = (code: number): string => `command terminated with non-zero exit code: exit status ${code}`;
+
+/** An exec's exit code, or undefined for an attach that ended: Success. */
+export function exitStatus(exitCode: number | undefined): Record<string, unknown> {
+  if (!exitCode) return { metadata: {}, status: 'Success' };
   return {
     metadata: {},
     status: 'Failure',
-    message: `command terminated with non-zero exit code: exit status ${exitCode}`,
+    message: nonZeroExitMessage(exitCode),
     reason: 'NonZeroExitCode',
     details: { causes: [{ reason: 'ExitCode', message: String(exitCode) }] },
   };

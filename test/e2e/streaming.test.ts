@@ -225,6 +225,13 @@ describe('streaming exec over SPDY/3.1 and WebSocket', () => {
     assert.match(v1fail.error, /exit status 4/);
   });
 
+  it('spdy: a tty exec has a terminal that starts at the size the client sent', async () => {
+    const url = await execUrl({ cmd: ['sh', '-c', 'test -t 0 && echo TTY; stty size'], stdin: true, stderr: false, tty: true });
+    const out = await spdyExec(url, { tty: true, stdin: '', resize: { Width: 91, Height: 33 } });
+    assert.equal(out.stdout, 'TTY\r\n33 91\r\n');
+    assert.deepEqual(JSON.parse(out.error), SUCCESS);
+  });
+
   it('a command that does not exist fails on the error stream', async () => {
     const res = await spdyExec(await execUrl({ cmd: ['/no/such/binary'] }));
     const status = JSON.parse(res.error) as { status: string };

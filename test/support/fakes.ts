@@ -7,9 +7,12 @@ import path from 'node:path';
 import pino from 'pino';
 
 import type { SnapshotOps } from '../../src/container/bundle.js';
+import { SkiffError } from '../../src/errors.js';
 import type { HostMounts } from '../../src/host/mount.js';
 import type { Logger } from '../../src/log.js';
+import type { AttachConnection } from '../../src/runtime/attach-socket.js';
 import type { LaunchOptions, LaunchResult } from '../../src/runtime/conmon.js';
+import type { MonitoredExec } from '../../src/runtime/conmon-exec.js';
 import type { CgroupOps, ContainerMonitor, OciRuntime, RuntimeProvider } from '../../src/runtime/oci-runtime.js';
 import type { AttachedExec, ExecOptions, ExecResult, RuncState } from '../../src/runtime/runc.js';
 
@@ -84,6 +87,7 @@ export class FakeRuntime implements OciRuntime, RuntimeProvider {
 export class FakeMonitor implements ContainerMonitor {
   readonly launched: Omit<LaunchOptions, 'conmonPath'>[] = [];
   readonly reopened: string[] = [];
+  readonly resized: { bundle: string; width: number; height: number }[] = [];
   failLaunch: Error | undefined;
   private nextPid = 1000;
 
@@ -98,6 +102,19 @@ export class FakeMonitor implements ContainerMonitor {
 
   async reopenLog(bundle: string): Promise<void> {
     this.reopened.push(bundle);
+  }
+
+  async resize(bundle: string, width: number, height: number): Promise<void> {
+    this.resized.push({ bundle, width, height });
+  }
+
+  // Streams are covered end to end (test/e2e/streaming.test.ts), not with fakes.
+  async attach(): Promise<AttachConnection> {
+    throw new SkiffError('Unimplemented', 'FakeMonitor does not attach');
+  }
+
+  async exec(): Promise<MonitoredExec> {
+    throw new SkiffError('Unimplemented', 'FakeMonitor does not exec');
   }
 }
 

@@ -32,11 +32,15 @@ describe('config', () => {
   });
 
   it('reads values from the file', () => {
-    const c = parseConfig('root = "/srv/skiff"\nlog_level = "debug"\n[cni]\nbin_dirs = ["/x/cni"]\n[streaming]\nport = 10010\n', 't.toml');
+    const c = parseConfig(
+      'root = "/srv/skiff"\nlog_level = "debug"\n[cni]\nbin_dirs = ["/x/cni"]\n[stream]\nport = 10010\nidle_timeout_seconds = 60\n',
+      't.toml',
+    );
     assert.equal(c.root, '/srv/skiff');
     assert.equal(c.logLevel, 'debug');
     assert.deepEqual(c.cni.binDirs, ['/x/cni']);
-    assert.equal(c.streaming.port, 10010);
+    assert.equal(c.stream.port, 10010);
+    assert.equal(c.stream.idleTimeoutSeconds, 60);
   });
 
   it('adds runtime handlers to the defaults', () => {
@@ -57,6 +61,11 @@ describe('config', () => {
     fails('[runtimes.runc]\npath = "/x"\nflavour = "y"', /runtimes\.runc\.flavour: unknown key/);
     fails('default_runtime = "nope"', /default_runtime: "nope" is not a configured runtime/);
     fails('root = ', /invalid TOML/);
+    fails(
+      '[stream]\ntls_cert_file = "/etc/skiff/stream.crt"',
+      /stream\.tls_cert_file: tls_cert_file and tls_key_file must be set together/,
+    );
+    fails('[stream]\ntls_key_file = "key.pem"', /stream\.tls_key_file: expected an absolute path, or "" for none/);
   });
 });
 

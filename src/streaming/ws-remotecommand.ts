@@ -1,22 +1,24 @@
-// Exec over WebSocket (the Kubernetes channel protocols): every message
-// starts with its channel byte (0 stdin, 1 stdout, 2 stderr, 3 error,
+// Exec and attach over WebSocket (the Kubernetes channel protocols): every
+// message starts with its channel byte (0 stdin, 1 stdout, 2 stderr, 3 error,
 // 4 resize; 255 closes a channel in v5); base64.channel.k8s.io sends text,
 // the channel as a digit and the payload base64-encoded.
 import type { WebSocket } from 'ws';
 
 import type { Logger } from '../log.js';
-import { type ExecRequest, runExec, type StartExec } from './exec-runner.js';
-import { errorStatus, execStatus } from './exec-status.js';
+import { errorStatus, exitStatus, nonZeroExitMessage } from './exec-status.js';
+import { type OpenTarget, ResizeDecoder, runSession, type StdioRequest } from './stream-session.js';
+import { messageBuffer } from './ws-message.js';
 
-export const WS_EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'] as const;
+export const WS_REMOTECOMMAND_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'] as const;
 
 const STDIN = 0;
 const STDOUT = 1;
 const STDERR = 2;
 const ERROR = 3;
+const RESIZE = 4;
 const CLOSE = 255;
 
-export function serveWsExec(ws: WebSocket, req: ExecRequest, start: StartExec, log: Logger): void {
+export function serveWsRemoteCommand(ws: WebSocket, req: StdioRequest, open: OpenTarget, log: Logger): void {
   const protocol = ws.protocol;
   const base64 = protocol === 'base64.channel.k8s.io';
   const json = protocol === 'v4.channel.k8s.io' || protocol === 'v5.channel.k8s.io';
@@ -27,9 +29,10 @@ export function serveWsExec(ws: WebSocket, req: ExecRequest, start: StartExec, l
   };
   let onData: ((b: Buffer) => void) | undefined;
   let onEnd: (() => void) | undefined;
+  let resize: ResizeDecoder | undefined;
   let finished = false;
   ws.on('message', (raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
-    const msg = Buffer.isBuffer(raw) ? raw : Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw);
+    const msg = messageBuffer(raw);
     if (msg.length === 0) return;
     let channel: number;
     let payload: Buffer;
@@ -41,6 +44,7 @@ export function serveWsExec(ws: WebSocket, req: ExecRequest, start: StartExec, l
       payload = msg.subarray(1);
     }
     if (channel === STDIN) onData?.(payload);
+    else if (channel === RESIZE) resize?.push(payload);
     else if (channel === CLOSE && payload[0] === STDIN) onEnd?.();
   });
   const end = (status: Record<string, unknown>, text: string | undefined): void => {
@@ -49,8 +53,8 @@ export function serveWsExec(ws: WebSocket, req: ExecRequest, start: StartExec, l
     else if (text) send(ERROR, Buffer.from(text));
     ws.close(1000);
   };
-  void runExec(
-    start,
+  void runSession(
+    open,
     req,
     {
       stdout: (b) => send(STDOUT, b),
@@ -59,8 +63,10 @@ export function serveWsExec(ws: WebSocket, req: ExecRequest, start: StartExec, l
         onData = data;
         onEnd = endStdin;
       },
+      onResize: (cb) => (resize = new ResizeDecoder(cb)),
+      resizable: protocol !== 'channel.k8s.io' && protocol !== 'base64.channel.k8s.io',
       onGone: (cb) => ws.on('close', () => !finished && cb()),
-      finish: (code) => end(execStatus(code), code === 0 ? undefined : `command terminated with non-zero exit code: exit status ${code}`),
+      finish: (code) => end(exitStatus(code), code ? nonZeroExitMessage(code) : undefined),
       fail: (message) => end(errorStatus(message), message),
     },
     log,
