@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import * as grpc from '@grpc/grpc-js';
+import WebSocket from 'ws';
 
 import { TestDaemon } from '../support/daemon.js';
 import { busyboxImage, pushImage } from '../support/images.js';
@@ -230,6 +231,89 @@ describe('streaming exec over SPDY/3.1 and WebSocket', () => {
     const out = await spdyExec(url, { tty: true, stdin: '', resize: { Width: 91, Height: 33 } });
     assert.equal(out.stdout, 'TTY\r\n33 91\r\n');
     assert.deepEqual(JSON.parse(out.error), SUCCESS);
+  });
+
+  it('attach: what is written to the container reaches it and its answer comes back, over SPDY and WebSocket', async () => {
+    const echo = await create({ command: ['sh', '-c', 'while read l; do echo "got $l"; done'], stdin: true });
+    await d.rt('StartContainer', { containerId: echo });
+    const attachUrl = async (): Promise<string> =>
+      (await d.rt<{ url: string }>('Attach', { containerId: echo, stdin: true, stdout: true, stderr: true })).url;
+    const { client } = await SpdyTestClient.connect(await attachUrl(), ['v4.channel.k8s.io']);
+    assert.ok(client);
+    try {
+      await client.open({ streamtype: 'error' });
+      const stdin = await client.open({ streamtype: 'stdin' });
+      const stdout = await client.open({ streamtype: 'stdout' });
+      await client.open({ streamtype: 'stderr' });
+      stdin.write('over-spdy\n');
+      await waitFor(() => stdout.text.includes('got over-spdy'), 'the echo over SPDY');
+    } finally {
+      client.close();
+    }
+    const ws = new WebSocket((await attachUrl()).replace(/^http/, 'ws'), ['v4.channel.k8s.io']);
+    let wsOut = '';
+    ws.on('message', (raw: Buffer) => raw[0] === 1 && (wsOut += raw.subarray(1).toString()));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('over-ws\n')]));
+    await waitFor(() => wsOut.includes('got over-ws'), 'the echo over WebSocket');
+    ws.close();
+    const noStdin = await create({ command: ['sleep', '3600'] });
+    await d.rt('StartContainer', { containerId: noStdin });
+    await rejectsWith(d.rt('Attach', { containerId: noStdin, stdin: true, stdout: true }), grpc.status.INVALID_ARGUMENT, /stdin/);
+  });
+
+  it('port-forward: real HTTP answers over SPDY (two at once) and WebSocket, and a closed port is an error, not a hang', async () => {
+    const web = await create({
+      command: [
+        'sh',
+        '-c',
+        'busybox mkdir -p /tmp/www && echo hello-web > /tmp/www/index.html && exec busybox httpd -f -p 8080 -h /tmp/www',
+      ],
+    });
+    await d.rt('StartContainer', { containerId: web });
+    const pfUrl = async (ports: number[]): Promise<string> =>
+      (await d.rt<{ url: string }>('PortForward', { podSandboxId: podId, port: ports })).url;
+    await rejectsWith(d.rt('PortForward', { podSandboxId: 'nope', port: [80] }), grpc.status.NOT_FOUND, /nope/);
+    const request = 'GET /index.html HTTP/1.0\r\n\r\n';
+    const { client, answer } = await SpdyTestClient.connect(await pfUrl([]), ['portforward.k8s.io']);
+    assert.ok(client, `upgrade: ${answer.status} ${answer.body}`);
+    try {
+      const fetchOne = async (requestid: string, port: string): Promise<{ data: string; error: string }> => {
+        const error = await client.open({ streamtype: 'error', port, requestid });
+        const data = await client.open({ streamtype: 'data', port, requestid });
+        data.write(request);
+        await Promise.race([data.closed, sleep(10_000)]);
+        await Promise.race([error.closed, sleep(2000)]);
+        return { data: data.text, error: error.text };
+      };
+      for (let attempt = 0; ; attempt++) {
+        // httpd may still be starting.
+        const probe = await fetchOne(`probe${attempt}`, '8080');
+        if (probe.data.includes('hello-web') || attempt > 40) break;
+        await sleep(100);
+      }
+      const [a, b] = await Promise.all([fetchOne('1', '8080'), fetchOne('2', '8080')]);
+      for (const r of [a, b]) {
+        assert.match(r.data, /^HTTP\/1\.[01] 200 OK\r\n/);
+        assert.match(r.data, /\r\n\r\nhello-web\n$/);
+        assert.equal(r.error, '');
+      }
+      const closed = await fetchOne('3', '8081');
+      assert.equal(closed.data, '');
+      assert.match(closed.error, /8081.*refused/i);
+    } finally {
+      client.close();
+    }
+    const ws = new WebSocket((await pfUrl([8080])).replace(/^http/, 'ws'), ['v4.channel.k8s.io']);
+    const byChannel: Record<number, Buffer[]> = { 0: [], 1: [] };
+    ws.on('message', (raw: Buffer) => byChannel[raw[0] ?? -1]?.push(raw.subarray(1)));
+    const closedWs = new Promise((resolve) => ws.once('close', resolve));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    ws.send(Buffer.concat([Buffer.from([0]), Buffer.from(request)]));
+    await Promise.race([closedWs, sleep(10_000)]);
+    const data = Buffer.concat(byChannel[0]!);
+    assert.equal(data.readUInt16LE(0), 8080, 'the data channel starts with its port');
+    assert.match(data.subarray(2).toString(), /^HTTP\/1\.[01] 200 OK\r\n[\s\S]*hello-web\n$/);
   });
 
   it('a command that does not exist fails on the error stream', async () => {
