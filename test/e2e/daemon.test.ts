@@ -222,9 +222,9 @@ describe('configuration errors stop the start with a clear message', () => {
   });
 
   it('rejects a value of the wrong type, naming the key and the expected type', async () => {
-    const res = await startWith('[streaming]\nport = "8080"\n');
+    const res = await startWith('[stream]\nport = "8080"\n');
     assert.equal(res.code, 2);
-    assert.match(res.stderr, /streaming\.port: expected an integer from 0 to 65535, got string "8080"/);
+    assert.match(res.stderr, /stream\.port: expected an integer from 0 to 65535, got string "8080"/);
   });
 
   it('rejects a runtime handler whose binary is missing', async () => {
