@@ -6,18 +6,14 @@ import type { WebSocket } from 'ws';
 
 import type { Logger } from '../log.js';
 import type { DialPort, PortConnection } from '../network/port-dialer.js';
-import { messageBuffer } from './ws-message.js';
+import { channelSender, decodeChannelMessage } from './ws-message.js';
 
 /** Binary with no subprotocol, v4 binary and v4 base64. */
 export const WS_PORTFORWARD_PROTOCOLS = ['v4.channel.k8s.io', 'v4.base64.channel.k8s.io'] as const;
 
 export function serveWsPortForward(ws: WebSocket, podId: string, ports: readonly number[], dial: DialPort, log: Logger): void {
   const base64 = ws.protocol === 'v4.base64.channel.k8s.io';
-  const send = (channel: number, data: Buffer): void => {
-    if (ws.readyState !== ws.OPEN) return;
-    if (base64) ws.send(String(channel) + data.toString('base64'));
-    else ws.send(Buffer.concat([Buffer.from([channel]), data]));
-  };
+  const send = channelSender(ws, base64);
   const conns: (PortConnection | undefined)[] = [];
   let live = 0;
   ports.forEach((port, i) => {
@@ -45,17 +41,9 @@ export function serveWsPortForward(ws: WebSocket, podId: string, ports: readonly
   });
   if (live === 0) ws.close(1000);
   ws.on('message', (raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
-    const msg = messageBuffer(raw);
-    if (msg.length === 0) return;
-    let channel: number;
-    let payload: Buffer;
-    if (base64 && !isBinary) {
-      channel = Number(String.fromCharCode(msg[0] ?? 0x30));
-      payload = Buffer.from(msg.subarray(1).toString('latin1'), 'base64');
-    } else {
-      channel = msg[0] ?? 0;
-      payload = msg.subarray(1);
-    }
+    const decoded = decodeChannelMessage(raw, isBinary, base64);
+    if (!decoded) return;
+    const { channel, payload } = decoded;
     if (channel % 2 === 0 && payload.length) conns[channel / 2]?.write(payload);
   });
   ws.on('close', () => {

@@ -7,7 +7,7 @@ import type { WebSocket } from 'ws';
 import type { Logger } from '../log.js';
 import { errorStatus, exitStatus, nonZeroExitMessage } from './exec-status.js';
 import { type OpenTarget, ResizeDecoder, runSession, type StdioRequest } from './stream-session.js';
-import { messageBuffer } from './ws-message.js';
+import { channelSender, decodeChannelMessage } from './ws-message.js';
 
 export const WS_REMOTECOMMAND_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'] as const;
 
@@ -22,27 +22,15 @@ export function serveWsRemoteCommand(ws: WebSocket, req: StdioRequest, open: Ope
   const protocol = ws.protocol;
   const base64 = protocol === 'base64.channel.k8s.io';
   const json = protocol === 'v4.channel.k8s.io' || protocol === 'v5.channel.k8s.io';
-  const send = (channel: number, data: Buffer): void => {
-    if (ws.readyState !== ws.OPEN) return;
-    if (base64) ws.send(String(channel) + data.toString('base64'));
-    else ws.send(Buffer.concat([Buffer.from([channel]), data]));
-  };
+  const send = channelSender(ws, base64);
   let onData: ((b: Buffer) => void) | undefined;
   let onEnd: (() => void) | undefined;
   let resize: ResizeDecoder | undefined;
   let finished = false;
   ws.on('message', (raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
-    const msg = messageBuffer(raw);
-    if (msg.length === 0) return;
-    let channel: number;
-    let payload: Buffer;
-    if (base64 && !isBinary) {
-      channel = Number(String.fromCharCode(msg[0] ?? 0x30));
-      payload = Buffer.from(msg.subarray(1).toString('latin1'), 'base64');
-    } else {
-      channel = msg[0] ?? 0;
-      payload = msg.subarray(1);
-    }
+    const decoded = decodeChannelMessage(raw, isBinary, base64);
+    if (!decoded) return;
+    const { channel, payload } = decoded;
     if (channel === STDIN) onData?.(payload);
     else if (channel === RESIZE) resize?.push(payload);
     else if (channel === CLOSE && payload[0] === STDIN) onEnd?.();
