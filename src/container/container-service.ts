@@ -21,7 +21,7 @@ import { bundleRefOf, type ContainerRecord } from './record.js';
 import { recoverContainers } from './recovery.js';
 import { startContainer } from './start.js';
 import { stopContainer } from './stop-ladder.js';
-import { type ExecStreamRequest, StreamTargets } from './stream-targets.js';
+import { execsRoot, type ExecStreamRequest, StreamTargets } from './stream-targets.js';
 import type { ContainerConfig, ContainerResources } from './types.js';
 
 export type { ContainerFilter } from './container-records.js';
@@ -198,8 +198,12 @@ export class ContainerService {
   }
 
   /** Start-up reconciliation; then exits are watched. */
-  recover(): Promise<void> {
-    return recoverContainers(this.records, this.exits, this.deps, this.deps.log);
+  async recover(): Promise<void> {
+    // Execs of an earlier run have lost their clients: end them before anything else looks at the containers.
+    await this.deps.monitor
+      .reapExecs(execsRoot(this.deps.stateDir), this.deps.socketDir, this.deps.log)
+      .catch((err: unknown) => this.deps.log.warn({ err }, 'cleaning up execs of an earlier run'));
+    await recoverContainers(this.records, this.exits, this.deps, this.deps.log);
   }
 
   close(): void {

@@ -23,6 +23,9 @@ export interface ExecStreamRequest {
   size?: { width: number; height: number };
 }
 
+/** Where tty execs keep their monitor's files while they run. */
+export const execsRoot = (stateDir: string): string => join(stateDir, 'execs');
+
 export class StreamTargets {
   constructor(
     private readonly deps: Pick<ContainerDeps, 'runtimes' | 'monitor' | 'stateDir' | 'socketDir' | 'log'>,
@@ -45,7 +48,7 @@ export class StreamTargets {
       runtimeRoot: runtime.root,
       containerId: record.id,
       processSpec,
-      execDir: join(this.deps.stateDir, 'execs', randomBytes(8).toString('hex')),
+      execDir: join(execsRoot(this.deps.stateDir), randomBytes(8).toString('hex')),
       socketDir: this.deps.socketDir,
       stdin: req.stdin,
       sink: (_stream, data) => sinks.stdout(data), // a terminal has one output stream
@@ -71,16 +74,41 @@ export class StreamTargets {
         void this.deps.monitor.resize(record.bundle, w, h).catch((err: unknown) => this.deps.log.debug({ err }, 'attach resize'));
     };
     if (req.size) resize(req.size.width, req.size.height);
-    const conn = await this.deps.monitor.attach(record.id, this.deps.socketDir, (stream, data) => sinks[stream](data));
+    let lastOutput = Date.now();
+    const conn = await this.deps.monitor.attach(record.id, this.deps.socketDir, (stream, data) => {
+      lastOutput = Date.now();
+      sinks[stream](data);
+    });
     // Without stdin in its config the container has no stdin to write to.
     const input = req.stdin && record.config.stdin;
     return {
       write: (data) => input && conn.write(data),
-      endInput: () => input && conn.endInput(),
+      endInput: () => {
+        if (!input) return;
+        // stdin_once: conmon closes the container's stdin, and the attach lasts until the output ends.
+        if (record.config.stdinOnce) return conn.endInput();
+        // Otherwise the client's stdin ending is its detach (as kubectl and crictl expect): the answer to
+        // its last input gets a moment to arrive, then the attach ends with the container still running.
+        void detachWhenQuiet(() => lastOutput).then(() => conn.close());
+      },
       resize,
       done: conn.ended.then(() => undefined),
       release: async () => conn.close(),
     };
+  }
+}
+
+/** After the client's stdin ends, output must be quiet this long (bounded by DETACH_MAX_MS) before an attach ends. */
+const DETACH_QUIET_MS = 250;
+const DETACH_MAX_MS = 2000;
+
+async function detachWhenQuiet(lastOutput: () => number): Promise<void> {
+  const start = Date.now();
+  for (;;) {
+    const now = Date.now();
+    const quietFor = now - Math.max(lastOutput(), start);
+    if (quietFor >= DETACH_QUIET_MS || now - start >= DETACH_MAX_MS) return;
+    await new Promise((r) => setTimeout(r, Math.min(DETACH_QUIET_MS - quietFor, DETACH_MAX_MS - (now - start))));
   }
 }
 

@@ -6,9 +6,8 @@
 // its socket listens, and the sync pipe (fd 3) that reports the exec's pid
 // and then its exit code.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 
 import { SkiffError } from '../errors.js';
@@ -18,7 +17,7 @@ import { runtimeChildEnv } from './child-env.js';
 import { attachSocketPath } from './conmon.js';
 import { resizeTerminal } from './conmon-ctl.js';
 import { readPidFile } from './pid-file.js';
-import { killProcessTree, waitGone } from './process-tree.js';
+import { killProcessTree, processStartedAt, waitGone } from './process-tree.js';
 
 export interface ConmonExecOptions {
   conmonPath: string;
@@ -50,8 +49,11 @@ const SETUP_TIMEOUT_MS = 30_000;
 /** After the exit code, output still in flight gets this long to arrive. */
 const DRAIN_MS = 1000;
 
+/** The monitor's id for an exec (its attach socket's name): from the exec dir, so a clean-up after a crash finds the socket. */
+const execIdOf = (execDir: string): string => `exec-${basename(execDir)}`;
+
 export async function execUnderConmon(o: ConmonExecOptions): Promise<MonitoredExec> {
-  const execId = `exec-${randomBytes(8).toString('hex')}`;
+  const execId = execIdOf(o.execDir);
   const specFile = join(o.execDir, 'process.json');
   const exitDir = join(o.execDir, 'exits');
   const pidFile = join(o.execDir, 'pid');
@@ -253,4 +255,42 @@ function signalQuietly(pid: number): void {
   } catch {
     // already gone
   }
+}
+
+/** A pid file names its process only if that process started before the file was last written (plus slack). */
+const PID_FILE_SLACK_MS = 2000;
+
+/**
+ * Ends the tty execs a previous Skiff left behind (it died while they ran, so
+ * nobody holds their streams): each exec dir's process tree and conmon are
+ * killed, when the pids still name them, and the dir and socket removed.
+ * Returns how many dirs were cleaned up.
+ */
+export async function reapStaleExecs(execsRoot: string, socketDir: string, log: Logger): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(execsRoot);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const dir = join(execsRoot, name);
+    const live = async (file: string): Promise<number | undefined> => {
+      const pid = await readPidFile(join(dir, file));
+      if (pid === undefined) return undefined;
+      const [started, written] = await Promise.all([processStartedAt(pid), stat(join(dir, file)).catch(() => undefined)]);
+      if (!started || !written || started.getTime() > written.mtimeMs + PID_FILE_SLACK_MS) return undefined; // reused pid
+      return pid;
+    };
+    const pid = await live('pid');
+    if (pid !== undefined) await killProcessTree(pid);
+    const conmonPid = await live('conmon.pid');
+    if (conmonPid !== undefined) {
+      signalQuietly(conmonPid);
+      await waitGone(conmonPid, 1000);
+    }
+    log.info({ execDir: dir, pid, conmonPid }, 'cleaned up an exec left by an earlier run');
+    await Promise.all([rm(dir, { recursive: true, force: true }), rm(join(socketDir, execIdOf(dir)), { force: true })]);
+  }
+  return names.length;
 }

@@ -17,7 +17,7 @@ import { connectAttachSocket } from './attach-socket.js';
 import { removeCgroup } from './cgroups.js';
 import { runtimeChildEnv } from './child-env.js';
 import { reopenLog, resizeTerminal } from './conmon-ctl.js';
-import { execUnderConmon } from './conmon-exec.js';
+import { execUnderConmon, reapStaleExecs } from './conmon-exec.js';
 import type { ContainerMonitor } from './oci-runtime.js';
 import { readPidFile } from './pid-file.js';
 import { readCmdline, waitGone } from './process-tree.js';
@@ -334,5 +334,6 @@ export function conmonMonitor(conmonPath: string): ContainerMonitor {
     resize: (bundle, width, height) => resizeTerminal(bundle, width, height),
     attach: (containerId, socketDir, sink) => connectAttachSocket(attachSocketPath(socketDir, containerId), sink),
     exec: (opts) => execUnderConmon({ ...opts, conmonPath }),
+    reapExecs: (execsRoot, socketDir, log) => reapStaleExecs(execsRoot, socketDir, log),
   };
 }

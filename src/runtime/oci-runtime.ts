@@ -1,6 +1,7 @@
 // The seams between the lifecycle services and the programs that run
 // containers. The services see only these interfaces, so their rules can be
 // tested with fakes; runc.ts, conmon.ts and cgroups.ts are the real ones.
+import type { Logger } from '../log.js';
 import type { AttachConnection, OutputSink } from './attach-socket.js';
 import type { LaunchOptions, LaunchResult } from './conmon.js';
 import type { ConmonExecOptions, MonitoredExec } from './conmon-exec.js';
@@ -39,6 +40,8 @@ export interface ContainerMonitor {
   attach(containerId: string, socketDir: string, sink: OutputSink): Promise<AttachConnection>;
   /** Runs a streamed exec under the monitor (how a tty exec runs). */
   exec(opts: Omit<ConmonExecOptions, 'conmonPath'>): Promise<MonitoredExec>;
+  /** At start-up: ends the monitored execs under `execsRoot` an earlier run left (their clients are gone). */
+  reapExecs(execsRoot: string, socketDir: string, log: Logger): Promise<number>;
 }
 
 /** cgroup operations on a container's cgroupsPath. */

@@ -129,3 +129,22 @@ export async function readCmdline(pid: number): Promise<string[] | undefined> {
     return undefined;
   }
 }
+
+/** Clock ticks per second of /proc/<pid>/stat's start time (USER_HZ, 100 on every Linux ABI Skiff runs on). */
+const USER_HZ = 100;
+
+/** When the process started (wall clock, 10 ms resolution); undefined when it is gone. */
+export async function processStartedAt(pid: number): Promise<Date | undefined> {
+  let stat: string;
+  let procStat: string;
+  try {
+    [stat, procStat] = await Promise.all([readFile(`/proc/${pid}/stat`, 'utf8'), readFile('/proc/stat', 'utf8')]);
+  } catch {
+    return undefined;
+  }
+  // Field 22 (starttime) is the 20th after the command name's ')'.
+  const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  const btime = Number(/^btime (\d+)$/m.exec(procStat)?.[1]);
+  if (!Number.isFinite(ticks) || !Number.isFinite(btime)) return undefined;
+  return new Date(btime * 1000 + (ticks * 1000) / USER_HZ);
+}

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 import { createWebSocketStream, type WebSocket, WebSocketServer } from 'ws';
@@ -44,6 +44,8 @@ export interface StreamServerOptions {
   tokenTtlMs?: number;
   /** A connection that carries nothing for this long is closed. */
   idleTimeoutMs?: number;
+  /** The clock tokens expire by (tests move it). */
+  clock?: () => number;
 }
 
 type Pending =
@@ -81,7 +83,7 @@ export class StreamServer {
   private baseUrl = '';
 
   constructor(private readonly o: StreamServerOptions) {
-    this.tokens = new TokenCache<Pending>(o.tokenTtlMs ?? 60_000);
+    this.tokens = new TokenCache<Pending>(o.tokenTtlMs ?? 60_000, undefined, o.clock);
     const handler = (_req: http.IncomingMessage, res: http.ServerResponse): void => {
       res.writeHead(400, { 'content-type': 'text/plain' }).end('this endpoint needs an upgrade to SPDY/3.1 or WebSocket\n');
     };
@@ -136,13 +138,7 @@ export class StreamServer {
     socket.on('error', () => {}); // a vanished client must not crash the daemon
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
-    const idle = this.o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
-    if ('setTimeout' in socket && typeof socket.setTimeout === 'function') {
-      (socket as Duplex & { setTimeout(ms: number, cb: () => void): void }).setTimeout(idle, () => {
-        this.o.log.info({ idleMs: idle }, 'stream connection idle; closing it');
-        socket.destroy();
-      });
-    }
+    this.armIdleTimeout(socket);
     const url = new URL(req.url ?? '/', 'http://x');
     const match = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]+)$/.exec(url.pathname);
     const pending = match?.[2] ? this.tokens.take(match[2]) : undefined;
@@ -154,6 +150,16 @@ export class StreamServer {
     if (upgrade === 'spdy/3.1') this.upgradeSpdy(req, socket, head, pending);
     else if (upgrade === 'websocket') this.upgradeWebSocket(req, socket, head, pending, url);
     else reject(socket, 400, 'Bad Request', 'expected an upgrade to SPDY/3.1 or WebSocket\n');
+  }
+
+  /** Closes the connection when it carries nothing for the idle timeout (`ws` clears a socket's timeout: re-armed after its upgrade). */
+  private armIdleTimeout(socket: Duplex): void {
+    const idle = this.o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    if (!(socket instanceof Socket)) return;
+    socket.setTimeout(idle, () => {
+      this.o.log.info({ idleMs: idle }, 'stream connection idle; closing it');
+      socket.destroy();
+    });
   }
 
   private upgradeSpdy(req: http.IncomingMessage, socket: Duplex, head: Buffer, pending: Pending): void {
@@ -190,6 +196,7 @@ export class StreamServer {
     const log = this.logFor(pending);
     if (pending.kind !== 'portforward') {
       this.remoteCommandWss.handleUpgrade(req, socket, head, (ws) => {
+        this.armIdleTimeout(socket);
         if (!ws.protocol) return void ws.close(1002, `no supported subprotocol; supported: ${WS_REMOTECOMMAND_PROTOCOLS.join(', ')}`);
         const open = pending.kind === 'exec' ? this.o.backend.openExec(pending.request) : this.o.backend.openAttach(pending.request);
         serveWsRemoteCommand(ws, pending.request, open, log);
@@ -201,6 +208,7 @@ export class StreamServer {
       req.headers['sec-websocket-protocol'] = offeredWs.map((p) => (p === SPDY_TUNNEL_PROTOCOL ? SPDY_TUNNEL_ALIAS : p)).join(', ');
     }
     this.portForwardWss.handleUpgrade(req, socket, head, (ws) => {
+      this.armIdleTimeout(socket);
       const { podId } = pending.request;
       if (ws.protocol === SPDY_TUNNEL_ALIAS) {
         const session = new SpdySession(createWebSocketStream(ws));

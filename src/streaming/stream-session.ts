@@ -149,7 +149,8 @@ export class ResizeDecoder {
         const v = JSON.parse(one.slice(one.indexOf('{'))) as { Width?: unknown; Height?: unknown };
         const w = Number(v.Width);
         const h = Number(v.Height);
-        if (Number.isInteger(w) && Number.isInteger(h) && w >= 0 && h >= 0 && w <= 0xffff && h <= 0xffff) this.onSize(w, h);
+        // 0x0 is what a client without a terminal of its own sends: not a size to apply.
+        if (Number.isInteger(w) && Number.isInteger(h) && w > 0 && h > 0 && w <= 0xffff && h <= 0xffff) this.onSize(w, h);
       } catch {
         // not a size: skip it
       }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -13,6 +13,7 @@ import { podConfig } from '../support/pod-config.js';
 import { TestRegistry } from '../support/registry.js';
 import { spdyExec, SpdyTestClient } from '../support/spdy-client.js';
 import { wsExec } from '../support/ws-client.js';
+import { openSpdyTunnel } from '../support/ws-tunnel.js';
 
 const SUCCESS = { metadata: {}, status: 'Success' };
 const exitStatus = (code: number): unknown => ({
@@ -233,6 +234,89 @@ describe('streaming exec over SPDY/3.1 and WebSocket', () => {
     assert.deepEqual(JSON.parse(out.error), SUCCESS);
   });
 
+  it('spdy: a tty exec follows resize messages', async () => {
+    const url = await execUrl({ cmd: ['sh', '-c', 'stty size; read x; stty size'], stdin: true, stderr: false, tty: true });
+    const { client } = await SpdyTestClient.connect(url, ['v4.channel.k8s.io']);
+    assert.ok(client);
+    try {
+      const error = await client.open({ streamtype: 'error' });
+      const stdin = await client.open({ streamtype: 'stdin' });
+      const stdout = await client.open({ streamtype: 'stdout' });
+      const resize = await client.open({ streamtype: 'resize' });
+      resize.write(JSON.stringify({ Width: 91, Height: 33 }));
+      await waitFor(() => stdout.text.includes('33 91'), 'the first size');
+      resize.write(JSON.stringify({ Width: 0, Height: 0 })); // no terminal of its own: ignored
+      resize.write(JSON.stringify({ Width: 120, Height: 40 }));
+      await sleep(200);
+      stdin.write('go\n');
+      await Promise.race([error.closed, sleep(10_000)]);
+      assert.match(stdout.text, /^33 91\r\n[\s\S]*40 120\r\n$/);
+      assert.deepEqual(JSON.parse(error.text), SUCCESS);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('websocket: a tty exec starts at the size sent and follows resizes', async () => {
+    const url = await execUrl({
+      cmd: ['sh', '-c', 'test -t 0 && echo TTY; stty size; read x; stty size'],
+      stdin: true,
+      stderr: false,
+      tty: true,
+    });
+    const { ws, out, closed } = await openWs(url);
+    const send = (channel: number, data: string): void => ws.send(Buffer.concat([Buffer.from([channel]), Buffer.from(data)]));
+    send(4, JSON.stringify({ Width: 91, Height: 33 }));
+    await waitFor(() => out(1).includes('33 91'), 'the first size');
+    send(4, JSON.stringify({ Width: 120, Height: 40 }));
+    await sleep(200);
+    send(0, 'go\n');
+    await Promise.race([closed, sleep(10_000)]);
+    assert.match(out(1), /^TTY\r\n33 91\r\n[\s\S]*40 120\r\n$/);
+    assert.deepEqual(JSON.parse(out(3)), SUCCESS);
+  });
+
+  it('websocket: attach to a tty container gets its terminal', async () => {
+    const shell = await create({ command: ['sh'], stdin: true, tty: true });
+    await d.rt('StartContainer', { containerId: shell });
+    const url = (await d.rt<{ url: string }>('Attach', { containerId: shell, stdin: true, stdout: true, tty: true })).url;
+    const { ws, out } = await openWs(url);
+    const send = (channel: number, data: string): void => ws.send(Buffer.concat([Buffer.from([channel]), Buffer.from(data)]));
+    send(4, JSON.stringify({ Width: 77, Height: 22 }));
+    await sleep(200);
+    send(0, 'echo $((6*7)); stty size\n');
+    await waitFor(() => /\r\n42\r\n22 77\r\n/.test(out(1)), `the shell's answer on the terminal (got ${JSON.stringify(out(1))})`);
+    ws.close();
+  });
+
+  it("attach: the client's stdin ending detaches (the container runs on); with stdin_once it closes the container's stdin", async () => {
+    const echo = await create({ command: ['sh', '-c', 'while read l; do echo "got $l"; done'], stdin: true });
+    await d.rt('StartContainer', { containerId: echo });
+    const attach = async (id: string): Promise<string> =>
+      (await d.rt<{ url: string }>('Attach', { containerId: id, stdin: true, stdout: true, stderr: true })).url;
+    const started = Date.now();
+    const detached = await spdyExec(await attach(echo), { stdin: 'bye\n' });
+    assert.equal(detached.stdout, 'got bye\n');
+    assert.deepEqual(JSON.parse(detached.error), SUCCESS);
+    assert.ok(Date.now() - started < 5000, 'ended soon after stdin');
+    const ws = await wsExec(await attach(echo), { protocol: 'v5.channel.k8s.io', stdin: 'again\n' });
+    assert.equal(ws.stdout, 'got again\n', 'the container kept its stdin after the first detach');
+    assert.equal((await d.rt<{ status: { state: string } }>('ContainerStatus', { containerId: echo })).status.state, 'CONTAINER_RUNNING');
+
+    const once = await create({
+      command: ['sh', '-c', 'while read l; do echo "got $l"; done; echo stdin-closed'],
+      stdin: true,
+      stdinOnce: true,
+    });
+    await d.rt('StartContainer', { containerId: once });
+    const closedOnce = await spdyExec(await attach(once), { stdin: 'last\n' });
+    assert.equal(closedOnce.stdout, 'got last\nstdin-closed\n');
+    await waitFor(
+      async () => (await d.rt<{ status: { state: string } }>('ContainerStatus', { containerId: once })).status.state === 'CONTAINER_EXITED',
+      'the container ends with its stdin',
+    );
+  });
+
   it('attach: what is written to the container reaches it and its answer comes back, over SPDY and WebSocket', async () => {
     const echo = await create({ command: ['sh', '-c', 'while read l; do echo "got $l"; done'], stdin: true });
     await d.rt('StartContainer', { containerId: echo });
@@ -275,6 +359,14 @@ describe('streaming exec over SPDY/3.1 and WebSocket', () => {
       (await d.rt<{ url: string }>('PortForward', { podSandboxId: podId, port: ports })).url;
     await rejectsWith(d.rt('PortForward', { podSandboxId: 'nope', port: [80] }), grpc.status.NOT_FOUND, /nope/);
     const request = 'GET /index.html HTTP/1.0\r\n\r\n';
+    const fetchWith = async (client: SpdyTestClient, requestid: string, port: string): Promise<{ data: string; error: string }> => {
+      const error = await client.open({ streamtype: 'error', port, requestid });
+      const data = await client.open({ streamtype: 'data', port, requestid });
+      data.write(request);
+      await Promise.race([data.closed, sleep(10_000)]);
+      await Promise.race([error.closed, sleep(2000)]);
+      return { data: data.text, error: error.text };
+    };
     const { client, answer } = await SpdyTestClient.connect(await pfUrl([]), ['portforward.k8s.io']);
     assert.ok(client, `upgrade: ${answer.status} ${answer.body}`);
     try {
@@ -314,6 +406,25 @@ describe('streaming exec over SPDY/3.1 and WebSocket', () => {
     const data = Buffer.concat(byChannel[0]!);
     assert.equal(data.readUInt16LE(0), 8080, 'the data channel starts with its port');
     assert.match(data.subarray(2).toString(), /^HTTP\/1\.[01] 200 OK\r\n[\s\S]*hello-web\n$/);
+
+    // Two ports on one WebSocket: the closed one says so on its error channel, the open one answers.
+    const two = await openWs(await pfUrl([8081, 8080]), 'v4.channel.k8s.io');
+    await waitFor(() => two.raw(1).length > 2, 'the closed port reports on its error channel');
+    assert.equal(two.raw(1).readUInt16LE(0), 8081);
+    assert.match(two.raw(1).subarray(2).toString(), /8081.*refused/i);
+    two.ws.send(Buffer.concat([Buffer.from([2]), Buffer.from(request)]));
+    await Promise.race([two.closed, sleep(10_000)]);
+    assert.match(two.raw(2).subarray(2).toString(), /^HTTP\/1\.[01] 200 OK\r\n[\s\S]*hello-web\n$/);
+
+    // SPDY tunnelled in WebSocket, as `crictl port-forward --transport websocket` and kubectl 1.31+ do it.
+    const tunnel = SpdyTestClient.over(await openSpdyTunnel(await pfUrl([])), 'portforward.k8s.io');
+    try {
+      const [t1, t2] = await Promise.all([fetchWith(tunnel, '1', '8080'), fetchWith(tunnel, '2', '8080')]);
+      for (const r of [t1, t2]) assert.match(r.data, /^HTTP\/1\.[01] 200 OK\r\n[\s\S]*hello-web\n$/);
+      assert.match((await fetchWith(tunnel, '3', '8081')).error, /8081.*refused/i);
+    } finally {
+      tunnel.close();
+    }
   });
 
   it('a command that does not exist fails on the error stream', async () => {
@@ -321,11 +432,54 @@ describe('streaming exec over SPDY/3.1 and WebSocket', () => {
     const status = JSON.parse(res.error) as { status: string };
     assert.equal(status.status, 'Failure');
   });
+
+  // Last: it restarts the daemon.
+  it('a tty exec whose daemon was killed is ended by the restarted daemon', async () => {
+    const url = await execUrl({ cmd: ['sh', '-c', 'sleep 4303'], stdin: true, stderr: false, tty: true });
+    const inCgroup = (): string[] => processesInCgroupOf(runningPid).filter((c) => c.includes('sleep 4303'));
+    const { client } = await SpdyTestClient.connect(url, ['v4.channel.k8s.io']);
+    assert.ok(client);
+    await client.open({ streamtype: 'error' });
+    await client.open({ streamtype: 'stdin' });
+    await client.open({ streamtype: 'stdout' });
+    await client.open({ streamtype: 'resize' });
+    await waitFor(() => inCgroup().length === 1, 'the exec runs');
+    const execs = `${d.stateDir}/execs`;
+    assert.equal(readdirSync(execs).length, 1, 'the exec has its dir');
+    await d.stop('SIGKILL');
+    client.close();
+    await sleep(300);
+    assert.equal(inCgroup().length, 1, 'its monitor keeps the exec alive without the daemon');
+    d = await TestDaemon.start({ dir: d.dir });
+    await waitFor(() => inCgroup().length === 0, 'the restarted daemon ends the exec');
+    assert.deepEqual(readdirSync(execs), [], 'and removes its dir');
+    assert.equal(
+      (await d.rt<{ status: { state: string } }>('ContainerStatus', { containerId: running })).status.state,
+      'CONTAINER_RUNNING',
+    );
+  });
 });
 
-async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+/** A raw WebSocket to a streaming URL: what arrived per channel, as text or bytes. */
+async function openWs(
+  url: string,
+  protocol = 'v5.channel.k8s.io',
+): Promise<{ ws: WebSocket; out: (channel: number) => string; raw: (channel: number) => Buffer; closed: Promise<void> }> {
+  const ws = new WebSocket(url.replace(/^http/, 'ws'), [protocol]);
+  const byChannel = new Map<number, Buffer[]>();
+  ws.on('message', (m: Buffer) => {
+    const c = m[0] ?? -1;
+    byChannel.set(c, [...(byChannel.get(c) ?? []), m.subarray(1)]);
+  });
+  const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  const raw = (c: number): Buffer => Buffer.concat(byChannel.get(c) ?? []);
+  return { ws, raw, out: (c) => raw(c).toString(), closed };
+}
+
+async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
     await sleep(50);
   }

@@ -116,6 +116,12 @@ export class FakeMonitor implements ContainerMonitor {
   async exec(): Promise<MonitoredExec> {
     throw new SkiffError('Unimplemented', 'FakeMonitor does not exec');
   }
+
+  readonly reaped: string[] = [];
+  async reapExecs(execsRoot: string): Promise<number> {
+    this.reaped.push(execsRoot);
+    return 0;
+  }
 }
 
 export class FakeCgroups implements CgroupOps {

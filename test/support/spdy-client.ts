@@ -4,6 +4,7 @@
 // the SPDY dictionary, and every stream's data collected until FIN or reset.
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 
 import {
   dataFrame,
@@ -70,11 +71,18 @@ export class SpdyTestClient {
   readonly closed: Promise<void>;
 
   private constructor(
-    readonly socket: net.Socket,
+    readonly socket: Duplex,
     readonly protocol: string,
   ) {
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('error', () => {});
+  }
+
+  /** A client on a connection already upgraded (e.g. SPDY tunnelled in WebSocket). */
+  static over(conn: Duplex, protocol: string): SpdyTestClient {
+    const client = new SpdyTestClient(conn, protocol);
+    conn.on('data', (c: Buffer) => client.onData(c));
+    return client;
   }
 
   /** Upgrades; resolves with the client, or with the refusing answer. */
