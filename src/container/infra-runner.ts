@@ -12,15 +12,23 @@ import { type BundleRef, type Bundles, cgroupsPathOf, rootfsOf } from './bundle.
 import { buildSpec } from './oci-spec/build-spec.js';
 import type { ContainerConfig } from './types.js';
 
-/** The infra container's config: the pause image as it is, no mounts, no limits. */
-function infraConfig(image: string): ContainerConfig {
+/** The infra container's config: the pause image as it is, no mounts, no limits, the pod's security context. */
+function infraConfig(image: string, sandbox: SandboxRecord): ContainerConfig {
   const base = baseContainerConfig('POD', image);
+  const seccomp = sandbox.config.seccomp;
   return {
     ...base,
     linux: {
       // Kubelet's sandbox values: smallest CPU share, the sandbox OOM score (clamped to what the host allows).
       resources: { ...base.linux.resources, cpuShares: 2, oomScoreAdj: -998 },
-      securityContext: { ...base.linux.securityContext, readonlyRootfs: true, noNewPrivs: true },
+      // The pod's own security context applies to it: its seccomp profile, privileged when the pod is.
+      securityContext: {
+        ...base.linux.securityContext,
+        readonlyRootfs: true,
+        noNewPrivs: true,
+        privileged: sandbox.config.privileged,
+        ...(seccomp ? { seccomp } : {}),
+      },
     },
   };
 }
@@ -72,7 +80,7 @@ export class InfraContainers implements InfraRunner {
     const spec = buildSpec({
       id: ref.id,
       rootfs: rootfsOf(ref.dir),
-      config: infraConfig(this.o.pauseImage),
+      config: infraConfig(this.o.pauseImage, record),
       image: image.config,
       sandbox: record,
       user: { uid: 0, gid: 0, additionalGids: [] },

@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { CniConfigWatcher } from '../network/cni/conf-dir.js';
 import { type CniRuntime, setupLoopback } from '../network/cni/index.js';
 import { hostVeth } from '../network/host-veth.js';
+import { checkSeccompProfile } from '../security/seccomp/seccomp-filter.js';
 import { KeyedMutex } from '../store/keyed-mutex.js';
 import { NameReservations } from '../store/name-reservations.js';
 import { filterById, RecordStore } from '../store/record-store.js';
@@ -105,6 +106,7 @@ export class SandboxService {
   /** A retry with the same config gets the same pod (while it is not stopped). */
   run(config: SandboxConfig, signal: AbortSignal, log: Logger = this.o.log): Promise<string> {
     validateMetadata(config.metadata);
+    checkSeccompProfile(config.seccomp);
     const name = sandboxName(config.metadata);
     const holder = this.records.all().find((r) => r.name === name);
     return this.names.reserve(

@@ -1,6 +1,8 @@
 // The sandbox domain: what a pod asks for (from the CRI config) and what Skiff
 // records about it. No proto types here; server/ maps them.
 
+import type { SecurityProfile } from '../container/types.js';
+
 export type NamespaceMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
 export type SandboxState = 'creating' | 'ready' | 'notready';
 
@@ -36,6 +38,8 @@ export interface SandboxConfig {
   sysctls: Record<string, string>;
   namespaces: { network: NamespaceMode; pid: NamespaceMode; ipc: NamespaceMode; targetId: string };
   privileged: boolean;
+  /** The pod's seccomp profile (for its infra container); unset means none. */
+  seccomp?: SecurityProfile;
   runtimeHandler: string;
 }
 

@@ -5,6 +5,7 @@
 // streaming ones); an empty value runs the whole suite.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 
 import { mirrorUpstreams, pushCritestImages } from '../support/critest-images.js';
@@ -50,6 +51,8 @@ describe('critest', { skip: haveCritest ? false : 'critest is not on PATH' }, ()
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr.on('data', (b: Buffer) => (out += b.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    // The whole output, for reading failures, where SKIFF_CRITEST_LOG says.
+    if (process.env['SKIFF_CRITEST_LOG']) writeFileSync(process.env['SKIFF_CRITEST_LOG'], out);
     const summary = /Ran (\d+) of (\d+) Specs[\s\S]*?(\d+) Passed \| (\d+) Failed/.exec(out);
     assert.ok(summary, `no ginkgo summary in critest's output:\n${out.slice(-4000)}`);
     t.diagnostic(summary[0].replace(/\s+/g, ' '));

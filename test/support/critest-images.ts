@@ -2,25 +2,31 @@
 // pushed to the test registry under the upstream names (registry.k8s.io and
 // gcr.io are mirrored to it with hosts.toml). Web servers are busybox httpd
 // answering 200 at `/`, which is all the specs check.
-import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import { buildImage, busyboxEntries, type ImageOptions, layer, pushImage } from './images.js';
+import { buildImage, fullBusyboxEntries, type ImageOptions, layer, pushImage } from './images.js';
+import { euidProbe } from './static-programs.js';
 import type { TarEntry } from './tar-writer.js';
 
-/** Every applet the host's busybox has, linked in /bin (critest runs `top`, `nslookup`, … by name). */
-function fullBusyboxEntries(extra: TarEntry[] = []): TarEntry[] {
-  const base = busyboxEntries();
-  const have = new Set(base.map((e) => e.name));
-  const applets = execFileSync('/bin/busybox', ['--list'], { encoding: 'utf8' }).split('\n').filter(Boolean);
-  const links = applets
-    .filter((a) => !have.has(`bin/${a}`) && /^[a-z0-9_.[-]+$/.test(a))
-    .map((a): TarEntry => ({ type: 'hardlink', name: `bin/${a}`, target: 'bin/busybox', mode: 0o755 }));
-  return [...base, ...links, ...extra];
-}
+/** Shell stand-ins for the procps tools critest's specs call and busybox (as Debian builds it) lacks. */
+const STAND_INS: TarEntry[] = [
+  {
+    type: 'file',
+    name: 'bin/pgrep',
+    mode: 0o755,
+    data: '#!/bin/sh\n# pgrep NAME: the pids whose command is NAME\nfound=1\nfor d in /proc/[0-9]*; do\n  [ "$(cat "$d/comm" 2>/dev/null)" = "$1" ] && { echo "${d#/proc/}"; found=0; }\ndone\nexit $found\n',
+  },
+  {
+    type: 'file',
+    name: 'bin/ipcs',
+    mode: 0o755,
+    data: '#!/bin/sh\n# ipcs -m: the shared memory segments of this IPC namespace (shmid, owner, size)\necho "shmid owner bytes"\nawk \'NR > 1 { print $2, $8, $4 }\' /proc/sysvipc/shm\n',
+  },
+];
 
-const image = (extra: TarEntry[], opts: ImageOptions) => buildImage([layer(fullBusyboxEntries(extra))], { env: ['PATH=/bin'], ...opts });
+const image = (extra: TarEntry[], opts: ImageOptions) =>
+  buildImage([layer(fullBusyboxEntries([...STAND_INS, ...extra]))], { env: ['PATH=/bin'], ...opts });
 
 const webRoot = (page: string): TarEntry[] => [
   { type: 'dir', name: 'www/' },
@@ -49,6 +55,21 @@ export async function pushCritestImages(registryUrl: string): Promise<void> {
     'k8s-staging-cri-tools/hostnet-nginx-amd64',
     'latest',
     image(webRoot('hostnet stand-in'), { cmd: ['httpd', '-f', '-p', '127.0.0.1:12003', '-h', '/www'] }),
+  );
+  // A setuid-root program printing its effective uid (the upstream image's test).
+  await pushImage(
+    registryUrl,
+    'e2e-test-images/nonewprivs',
+    '1.3',
+    image(
+      [
+        { type: 'dir', name: 'usr/' },
+        { type: 'dir', name: 'usr/local/' },
+        { type: 'dir', name: 'usr/local/bin/' },
+        { type: 'file', name: 'usr/local/bin/nnp', mode: 0o4755, uid: 0, gid: 0, data: euidProbe() },
+      ],
+      { cmd: ['/usr/local/bin/nnp'] },
+    ),
   );
   await pushImage(registryUrl, 'pause', '3.10', image([], { entrypoint: ['/bin/sleep'], cmd: ['inf'] }));
 }

@@ -1,4 +1,5 @@
 // Builds test images from busybox-static and pushes them with the registry HTTP API.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 import { gzipLayer, sha256, type TarEntry } from './tar-writer.js';
@@ -117,6 +118,17 @@ export function buildImage(layers: BuiltLayer[], opts: ImageOptions = {}): Built
     }),
   );
   return { layers, config, configDigest: sha256(config), manifest, manifestDigest: sha256(manifest), manifestMediaType };
+}
+
+/** Every applet the host's busybox has, linked in /bin (critest runs `top`, `nslookup`, … by name). */
+export function fullBusyboxEntries(extra: TarEntry[] = []): TarEntry[] {
+  const base = busyboxEntries();
+  const have = new Set(base.map((e) => e.name));
+  const applets = execFileSync('/bin/busybox', ['--list'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  const links = applets
+    .filter((a) => !have.has(`bin/${a}`) && /^[a-z0-9_.[-]+$/.test(a))
+    .map((a): TarEntry => ({ type: 'hardlink', name: `bin/${a}`, target: 'bin/busybox', mode: 0o755 }));
+  return [...base, ...links, ...extra];
 }
 
 export function busyboxImage(opts: ImageOptions = {}): BuiltImage {

@@ -8,13 +8,7 @@ import { baseContainerConfig } from '../../src/container/base-config.js';
 import { cgroupsPathOf } from '../../src/container/bundle.js';
 import { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../../src/container/oci-spec/defaults.js';
 import { devMajor, devMinor } from '../../src/container/oci-spec/devices.js';
-import {
-  buildSpec,
-  CRI_ANNOTATIONS,
-  requiresHostPropagation,
-  SECCOMP_NOT_APPLIED,
-  type SpecInput,
-} from '../../src/container/oci-spec/index.js';
+import { buildSpec, CRI_ANNOTATIONS, requiresHostPropagation, type SpecInput } from '../../src/container/oci-spec/index.js';
 import { processArgs } from '../../src/container/oci-spec/process-args.js';
 import type { ContainerConfig, ContainerMount } from '../../src/container/types.js';
 import { SkiffError } from '../../src/errors.js';
@@ -217,10 +211,14 @@ describe('buildSpec: capabilities', () => {
     assert.deepEqual(caps({ capabilities: { add: ['NET_BIND_SERVICE'], drop: ['all'] } }).bounding, ['CAP_NET_BIND_SERVICE']);
     assert.deepEqual(caps({ capabilities: { add: [], drop: ['ALL'] } }).bounding, []);
   });
-  it('drops what the bounding set lacks (CAP_SYS_RESOURCE here)', () => {
-    const c = caps({ capabilities: { add: ['SYS_RESOURCE', 'NET_ADMIN'], drop: [] } });
-    assert.ok(!c.bounding.includes('CAP_SYS_RESOURCE'));
-    assert.ok(c.bounding.includes('CAP_NET_ADMIN'));
+  it('refuses an explicit add the bounding set lacks (CAP_SYS_RESOURCE here), and unknown names', () => {
+    throwsKind(() => caps({ capabilities: { add: ['SYS_RESOURCE', 'NET_ADMIN'], drop: [] } }), 'FailedPrecondition', 'CAP_SYS_RESOURCE');
+    throwsKind(() => caps({ capabilities: { add: [], drop: [], addAmbient: ['SYS_RESOURCE'] } }), 'FailedPrecondition', 'CAP_SYS_RESOURCE');
+    throwsKind(() => caps({ capabilities: { add: ['CAP_FLY'], drop: [] } }), 'InvalidArgument', 'CAP_FLY');
+    throwsKind(() => caps({ capabilities: { add: [], drop: ['wings'] } }), 'InvalidArgument', 'wings');
+    // Dropping one the runtime lacks is fine, and ALL is cut to what there is.
+    assert.ok(caps({ capabilities: { add: [], drop: ['SYS_RESOURCE'] } }).bounding.includes('CAP_CHOWN'));
+    assert.ok(!caps({ capabilities: { add: ['ALL'], drop: [] } }).bounding.includes('CAP_SYS_RESOURCE'));
     assert.deepEqual(caps({}, ['CAP_CHOWN', 'CAP_KILL']).bounding, ['CAP_CHOWN', 'CAP_KILL']);
   });
   it('privileged gets the whole bounding set, ignoring drops', () => {
@@ -228,7 +226,7 @@ describe('buildSpec: capabilities', () => {
     assert.deepEqual(new Set(c.bounding), new Set(BOUNDING));
   });
   it('ambient only when asked, also inheritable and permitted', () => {
-    const c = caps({ capabilities: { add: [], drop: [], addAmbient: ['NET_ADMIN', 'SYS_RESOURCE'] } });
+    const c = caps({ capabilities: { add: [], drop: [], addAmbient: ['NET_ADMIN'] } });
     assert.deepEqual(c.ambient, ['CAP_NET_ADMIN']);
     assert.deepEqual(c.inheritable, ['CAP_NET_ADMIN']);
     assert.ok(c.permitted.includes('CAP_NET_ADMIN') && c.effective.includes('CAP_NET_ADMIN'));
@@ -575,12 +573,19 @@ describe('buildSpec: masked/readonly paths and annotations', () => {
       'io.kubernetes.cri.image-name': 'docker.io/library/busybox:1.36',
     });
   });
-  it('a requested seccomp profile is recorded, not applied', () => {
+  it('seccomp: RuntimeDefault applies the default filter, Unconfined, unset and privileged none', () => {
     const s = buildSpec(input({ config: config({}, { seccomp: { type: 'RuntimeDefault', localhostRef: '' } }) }));
-    assert.equal(s.annotations[SECCOMP_NOT_APPLIED], 'RuntimeDefault');
-    assert.equal((s.linux as unknown as Record<string, unknown>)['seccomp'], undefined);
-    const u = buildSpec(input({ config: config({}, { seccomp: { type: 'Unconfined', localhostRef: '' } }) }));
-    assert.equal(u.annotations[SECCOMP_NOT_APPLIED], undefined);
+    assert.equal(s.linux.seccomp?.defaultAction, 'SCMP_ACT_ERRNO');
+    assert.ok(s.linux.seccomp?.syscalls?.some((r) => r.names.includes('read') && r.action === 'SCMP_ACT_ALLOW'));
+    assert.equal(buildSpec(input({ config: config({}, { seccomp: { type: 'Unconfined', localhostRef: '' } }) })).linux.seccomp, undefined);
+    assert.equal(buildSpec(input({ config: config({}) })).linux.seccomp, undefined);
+    const privileged = buildSpec(
+      input({
+        config: config({}, { privileged: true, seccomp: { type: 'RuntimeDefault', localhostRef: '' } }),
+        sandbox: sandbox({}, true),
+      }),
+    );
+    assert.equal(privileged.linux.seccomp, undefined);
   });
   it('the spec is plain JSON', () => {
     const s = buildSpec(input({ config: config({ mounts: [] }) }));

@@ -1,5 +1,5 @@
 import type { SandboxRecord } from '../../sandbox/types.js';
-import type { ContainerConfig, SecurityProfile } from '../types.js';
+import type { ContainerConfig } from '../types.js';
 
 /**
  * The keys containerd's CRI plugin writes into config.json. Tools that look at
@@ -16,14 +16,6 @@ export const CRI_ANNOTATIONS = {
   imageName: 'io.kubernetes.cri.image-name',
 } as const;
 
-/**
- * A seccomp profile the container asked for that Skiff does not apply yet.
- * Writing it down keeps the gap visible in every bundle instead of silent.
- */
-export const SECCOMP_NOT_APPLIED = 'io.skiff.seccomp.requested-not-applied';
-
-const profileText = (p: SecurityProfile): string => (p.type === 'Localhost' ? `localhost/${p.localhostRef}` : p.type);
-
 export function specAnnotations(config: ContainerConfig, sandbox: SandboxRecord): Record<string, string> {
   const m = sandbox.config.metadata;
   const out: Record<string, string> = {
@@ -37,7 +29,5 @@ export function specAnnotations(config: ContainerConfig, sandbox: SandboxRecord)
     // The pod spec's name for the image when kubelet sent it, else the reference used.
     [CRI_ANNOTATIONS.imageName]: config.userSpecifiedImage || config.image,
   };
-  const seccomp = config.linux.securityContext.seccomp;
-  if (seccomp && seccomp.type !== 'Unconfined' && !config.linux.securityContext.privileged) out[SECCOMP_NOT_APPLIED] = profileText(seccomp);
   return out;
 }

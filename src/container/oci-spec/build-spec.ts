@@ -5,9 +5,10 @@ import { invalidArgument } from '../../errors.js';
 import type { HostFeatures } from '../../host/features.js';
 import type { ImageConfig } from '../../image/oci-types.js';
 import type { SandboxRecord } from '../../sandbox/types.js';
+import { seccompFor } from '../../security/seccomp/seccomp-filter.js';
 import type { ContainerConfig } from '../types.js';
 import { specAnnotations } from './annotations.js';
-import { capabilitySets } from './capabilities.js';
+import { capabilitySets, checkCapabilities } from './capabilities.js';
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, OCI_VERSION } from './defaults.js';
 import { hostDevice } from './devices.js';
 import { processEnv } from './env.js';
@@ -51,10 +52,8 @@ const absolute = (p: string): string => path.posix.resolve('/', p);
  * the host: CRI mount and device paths are resolved and stat'ed (see
  * host-path.ts); nothing is created or changed.
  *
- * Security profiles: no seccomp filter is applied yet, whatever the request
- * says; a RuntimeDefault or Localhost request is recorded in the annotations
- * (annotations.ts) so that the gap is visible per container. AppArmor and
- * SELinux requests are only stored.
+ * Seccomp: see security/seccomp/seccomp-filter.ts (a Localhost profile file
+ * is read here). AppArmor and SELinux requests are only stored.
  */
 export function buildSpec(input: SpecInput): OciSpec {
   const { config, sandbox } = input;
@@ -84,6 +83,9 @@ export function buildSpec(input: SpecInput): OciSpec {
     ? [{ allow: true, access: 'rwm' }]
     : [{ allow: false, access: 'rwm' }, ...devices.map((d) => d.rule)];
 
+  if (!sc.privileged) checkCapabilities(sc.capabilities, input.host.boundingCaps);
+  const capabilities = capabilitySets(sc.capabilities, sc.privileged, input.host.boundingCaps);
+  const seccomp = seccompFor(sc.seccomp, sc.privileged, capabilities.effective);
   const oomScoreAdj = Math.min(1000, Math.max(config.linux.resources.oomScoreAdj, input.host.ownOomScoreAdj, -1000));
 
   return {
@@ -94,7 +96,7 @@ export function buildSpec(input: SpecInput): OciSpec {
       args: processArgs(config.command, config.args, img.Entrypoint, img.Cmd),
       env: processEnv(sandbox.config.hostname || os.hostname(), img.Env, config.envs),
       cwd: absolute(config.workingDir || img.WorkingDir || '/'),
-      capabilities: capabilitySets(sc.capabilities, sc.privileged, input.host.boundingCaps),
+      capabilities,
       ...(input.rlimits ? { rlimits: input.rlimits.map((r) => ({ ...r })) } : {}),
       noNewPrivileges: sc.noNewPrivs,
       oomScoreAdj,
@@ -120,6 +122,7 @@ export function buildSpec(input: SpecInput): OciSpec {
       maskedPaths: sc.privileged ? [] : [...(sc.maskedPaths.length ? sc.maskedPaths : DEFAULT_MASKED_PATHS)],
       readonlyPaths: sc.privileged ? [] : [...(sc.readonlyPaths.length ? sc.readonlyPaths : DEFAULT_READONLY_PATHS)],
       ...(rootfsPropagation ? { rootfsPropagation } : {}),
+      ...(seccomp ? { seccomp } : {}),
       // No sysctls: the pod's are set once in its pinned namespaces.
     },
   };

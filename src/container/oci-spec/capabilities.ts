@@ -1,3 +1,4 @@
+import { failedPrecondition, invalidArgument } from '../../errors.js';
 import type { ContainerCapabilities } from '../types.js';
 import { DEFAULT_CAPABILITIES } from './defaults.js';
 import type { OciCapabilities } from './oci-spec.js';
@@ -9,6 +10,43 @@ export function capName(name: string): string {
 }
 
 const isAll = (name: string): boolean => name.trim().toUpperCase() === 'ALL';
+
+/** Linux's capabilities, by number (0 CAP_CHOWN … 40 CAP_CHECKPOINT_RESTORE). */
+export const KNOWN_CAPABILITIES: readonly string[] = `CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID
+  SETPCAP LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE
+  SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME
+  SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM
+  BLOCK_SUSPEND AUDIT_READ PERFMON BPF CHECKPOINT_RESTORE`
+  .trim()
+  .split(/\s+/)
+  .map((c) => `CAP_${c}`);
+const KNOWN = new Set(KNOWN_CAPABILITIES);
+
+/**
+ * Refuses what cannot be applied as asked: a name Linux does not have
+ * (INVALID_ARGUMENT), or an explicit add (or ambient add) of one the runtime
+ * itself lacks (FAILED_PRECONDITION; "ALL" and privileged mean "all there
+ * are" and are cut to the bounding set instead).
+ */
+export function checkCapabilities(req: ContainerCapabilities | undefined, bounding: readonly string[]): void {
+  const have = new Set(bounding.map(capName));
+  const lists: [string, string[]][] = [
+    ['add_capabilities', req?.add ?? []],
+    ['drop_capabilities', req?.drop ?? []],
+    ['add_ambient_capabilities', req?.addAmbient ?? []],
+  ];
+  for (const [field, names] of lists) {
+    for (const n of names) {
+      if (isAll(n) && field !== 'add_ambient_capabilities') continue;
+      if (!KNOWN.has(capName(n)))
+        throw invalidArgument(`linux.security_context.capabilities.${field}: unknown capability ${JSON.stringify(n)}`);
+      if (field !== 'drop_capabilities' && !have.has(capName(n)))
+        throw failedPrecondition(
+          `linux.security_context.capabilities.${field}: ${capName(n)} is not in the runtime's bounding set, so no container here can hold it`,
+        );
+    }
+  }
+}
 
 /**
  * The container's capability sets.

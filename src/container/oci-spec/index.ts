@@ -1,5 +1,5 @@
 // The OCI spec builder's public surface.
-export { CRI_ANNOTATIONS, SECCOMP_NOT_APPLIED } from './annotations.js';
+export { CRI_ANNOTATIONS } from './annotations.js';
 export { buildSpec, type SpecInput } from './build-spec.js';
 export { type HostPropagationNeed, requiresHostPropagation } from './mounts.js';
 export type * from './oci-spec.js';

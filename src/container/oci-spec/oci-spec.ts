@@ -1,6 +1,8 @@
 // The part of the OCI runtime spec (1.0.2, as runc 1.1.5 reads it) that Skiff
 // writes into config.json. Field names are the JSON ones.
 
+import type { OciSeccomp } from '../../security/seccomp/seccomp-types.js';
+
 export interface OciUser {
   uid: number;
   gid: number;
@@ -112,6 +114,7 @@ export interface OciLinux {
   readonlyPaths: string[];
   rootfsPropagation?: OciPropagation;
   sysctl?: Record<string, string>;
+  seccomp?: OciSeccomp;
 }
 
 export interface OciSpec {

@@ -27,7 +27,7 @@ const mode = (m: string | undefined): NamespaceMode => (m && NAMESPACE_MODES.has
  * path field ("runtime/default", "docker/default", "unconfined",
  * "localhost/<path>"), which older kubelets and crictl still send.
  */
-function profile(p: SecurityProfile__Output | null | undefined, legacy: string, field: string): SecurityProfile | undefined {
+export function securityProfile(p: SecurityProfile__Output | null | undefined, legacy: string, field: string): SecurityProfile | undefined {
   if (p) {
     const type = p.profileType;
     if (type !== 'RuntimeDefault' && type !== 'Unconfined' && type !== 'Localhost')
@@ -69,8 +69,8 @@ export function toContainerConfig(c: ContainerConfig__Output | null): ContainerC
   const ns = sc?.namespaceOptions;
   const runAsUser = sc?.runAsUser ? int64(sc.runAsUser.value, 'run_as_user') : undefined;
   const runAsGroup = sc?.runAsGroup ? int64(sc.runAsGroup.value, 'run_as_group') : undefined;
-  const seccomp = profile(sc?.seccomp, sc?.seccompProfilePath ?? '', 'seccomp');
-  const apparmor = profile(sc?.apparmor, sc?.apparmorProfile ?? '', 'apparmor');
+  const seccomp = securityProfile(sc?.seccomp, sc?.seccompProfilePath ?? '', 'seccomp');
+  const apparmor = securityProfile(sc?.apparmor, sc?.apparmorProfile ?? '', 'apparmor');
   return {
     metadata: { name: c.metadata.name, attempt: c.metadata.attempt },
     image: c.image?.image ?? '',

@@ -4,6 +4,7 @@ import type { PodSandbox } from '../../generated/runtime/v1/PodSandbox.js';
 import type { PodSandboxConfig__Output } from '../../generated/runtime/v1/PodSandboxConfig.js';
 import type { PodSandboxStatus } from '../../generated/runtime/v1/PodSandboxStatus.js';
 import type { SandboxConfig, SandboxRecord } from '../../sandbox/types.js';
+import { securityProfile } from './container-config.js';
 
 const PROTOCOLS = { TCP: 'tcp', UDP: 'udp', SCTP: 'sctp' } as const;
 
@@ -14,6 +15,7 @@ export function toSandboxConfig(c: PodSandboxConfig__Output | null, runtimeHandl
   const sc = c.linux?.securityContext;
   const ns = sc?.namespaceOptions;
   const dns = c.dnsConfig;
+  const seccomp = securityProfile(sc?.seccomp, sc?.seccompProfilePath ?? '', 'linux.security_context.seccomp');
   return {
     metadata: { name: m?.name ?? '', uid: m?.uid ?? '', namespace: m?.namespace ?? '', attempt: m?.attempt ?? 0 },
     hostname: c.hostname,
@@ -36,6 +38,7 @@ export function toSandboxConfig(c: PodSandboxConfig__Output | null, runtimeHandl
       targetId: ns?.targetId ?? '',
     },
     privileged: sc?.privileged ?? false,
+    ...(seccomp ? { seccomp } : {}),
     runtimeHandler,
   };
 }
