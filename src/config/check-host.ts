@@ -1,5 +1,6 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 
+import type { HandlerFeatures } from '../runtime/handler-features.js';
 import { ConfigError } from './load.js';
 import type { SkiffConfig } from './schema.js';
 
@@ -9,6 +10,8 @@ export interface RuntimeAvailability {
   available: boolean;
   /** Why the handler is unusable, when it is. */
   problem?: string;
+  /** What it can apply, probed once the daemon starts (available handlers only). */
+  features?: HandlerFeatures;
 }
 
 function executableProblem(file: string): string | undefined {

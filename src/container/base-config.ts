@@ -1,8 +1,10 @@
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from './oci-spec/defaults.js';
 import type { ContainerConfig } from './types.js';
 
 /**
- * A ContainerConfig with every field at its CRI "not set" value: what a config
- * built inside Skiff (the infra container) starts from.
+ * A ContainerConfig with every field at its CRI "not set" value, apart from
+ * the default masked and read-only paths: what a config built inside Skiff
+ * (the infra container) starts from.
  */
 export function baseContainerConfig(name: string, image: string): ContainerConfig {
   return {
@@ -43,9 +45,11 @@ export function baseContainerConfig(name: string, image: string): ContainerConfi
         runAsUsername: '',
         readonlyRootfs: false,
         supplementalGroups: [],
+        supplementalGroupsPolicy: 'Merge',
         noNewPrivs: false,
-        maskedPaths: [],
-        readonlyPaths: [],
+        // What kubelet sends for procMount Default.
+        maskedPaths: [...DEFAULT_MASKED_PATHS],
+        readonlyPaths: [...DEFAULT_READONLY_PATHS],
       },
     },
   };

@@ -4,10 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-import { failedPrecondition, notFound } from '../errors.js';
+import { failedPrecondition, invalidArgument, notFound } from '../errors.js';
 import { checkHostPropagation } from '../host/mount-propagation.js';
 import type { Logger } from '../log.js';
+import type { HandlerFeatures } from '../runtime/handler-features.js';
 import type { SandboxRecord } from '../sandbox/types.js';
+import { checkUserNamespace } from '../security/user-namespace.js';
 import { nowNs } from '../time.js';
 import { cgroupsPathOf, rootfsOf } from './bundle.js';
 import type { ContainerRecords } from './container-records.js';
@@ -43,11 +45,14 @@ export async function createContainer(
   const top = image.layers.at(-1);
   if (!top) throw failedPrecondition(`image ${image.id} has no layers`);
   let runtimePath: string;
+  let features: HandlerFeatures;
   try {
     runtimePath = deps.runtimes.get(sandbox.runtimeHandler).binary;
+    features = deps.runtimes.features(sandbox.runtimeHandler);
   } catch (err) {
     throw failedPrecondition(`runtime handler "${sandbox.runtimeHandler}" of the pod is not available`, { cause: err });
   }
+  checkContainerUserNamespace(sandbox, config, features);
   const id = randomBytes(32).toString('hex');
   const bundle = path.join(deps.stateDir, 'containers', id);
   const record: ContainerRecord = {
@@ -111,6 +116,7 @@ export async function createContainer(
       user,
       host: deps.host,
       cgroupsPath: record.cgroupsPath,
+      handler: { name: sandbox.runtimeHandler, recursiveReadOnlyMounts: features.recursiveReadOnlyMounts },
       ...(pidPath ? { pidNamespacePath: pidPath } : {}),
       ...(sandbox.hostsPath && existsSync(sandbox.hostsPath) ? { hostsPath: sandbox.hostsPath } : {}),
     });
@@ -126,6 +132,17 @@ export async function createContainer(
   }
 }
 
+/** A container's user namespace is its pod's: it may repeat the pod's request, never differ from it. */
+function checkContainerUserNamespace(sandbox: SandboxRecord, config: ContainerConfig, features: HandlerFeatures): void {
+  const want = config.linux.securityContext.namespaceOptions.userNamespace;
+  const field = 'linux.security_context.namespace_options.userns_options';
+  checkUserNamespace(want, field, sandbox.runtimeHandler, features.userNamespaces);
+  const pod = sandbox.config.namespaces.userNamespace;
+  const podMode = pod?.mode ?? 'NODE';
+  if ((want?.mode ?? podMode) !== podMode || (want?.mode === 'POD' && JSON.stringify(want) !== JSON.stringify(pod)))
+    throw invalidArgument(`${field}: differs from the pod's user namespace`);
+}
+
 function pidNamespacePath(records: ContainerRecords, sandbox: SandboxRecord, config: ContainerConfig): string | undefined {
   const ns = config.linux.securityContext.namespaceOptions;
   if (ns.pid === 'POD') {
@@ -134,7 +151,7 @@ function pidNamespacePath(records: ContainerRecords, sandbox: SandboxRecord, con
       if (sandbox.config.namespaces.pid !== 'POD') return undefined;
       throw failedPrecondition(`pod ${sandbox.id} has no infra process holding its shared PID namespace`);
     }
-    return `/proc/${infra.pid}/ns/pid`;
+    return infra.pidNamespace ?? `/proc/${infra.pid}/ns/pid`;
   }
   if (ns.pid === 'TARGET') {
     const target = records.get(ns.targetId);

@@ -1,9 +1,12 @@
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
 import { SkiffError } from '../errors.js';
 import type { HostFeatures } from '../host/features.js';
+import type { HostMounts } from '../host/mount.js';
 import type { ImageRecord } from '../image/image-store.js';
 import type { Logger } from '../log.js';
+import { ExitWatcher } from '../runtime/exit-watcher.js';
 import type { ContainerMonitor, RuntimeProvider } from '../runtime/oci-runtime.js';
 import type { InfraRunner } from '../sandbox/infra.js';
 import type { InfraProcess, SandboxRecord } from '../sandbox/types.js';
@@ -15,7 +18,7 @@ import type { ContainerConfig } from './types.js';
 /** The infra container's config: the pause image as it is, no mounts, no limits, the pod's security context. */
 function infraConfig(image: string, sandbox: SandboxRecord): ContainerConfig {
   const base = baseContainerConfig('POD', image);
-  const seccomp = sandbox.config.seccomp;
+  const { seccomp, apparmor } = sandbox.config;
   return {
     ...base,
     linux: {
@@ -28,6 +31,7 @@ function infraConfig(image: string, sandbox: SandboxRecord): ContainerConfig {
         noNewPrivs: true,
         privileged: sandbox.config.privileged,
         ...(seccomp ? { seccomp } : {}),
+        ...(apparmor ? { apparmor } : {}),
       },
     },
   };
@@ -55,11 +59,21 @@ export class InfraContainers implements InfraRunner {
       runtimes: RuntimeProvider;
       monitor: ContainerMonitor;
       host: HostFeatures;
+      /** conmon's exit files for infra containers (a directory of their own). */
       exitDir: string;
       socketDir: string;
+      mounts: Pick<HostMounts, 'bindMount' | 'unmount'>;
       log: Logger;
     },
-  ) {}
+  ) {
+    this.exits = new ExitWatcher(o.exitDir, { log: o.log });
+  }
+
+  private readonly exits: ExitWatcher;
+
+  private pinPath(record: SandboxRecord): string {
+    return path.join(this.bundle(record).dir, 'pidns');
+  }
 
   private bundle(record: SandboxRecord): BundleRef {
     const id = record.status.infra?.containerId ?? record.id;
@@ -87,6 +101,7 @@ export class InfraContainers implements InfraRunner {
       // The pause process needs no capabilities.
       host: { ...this.o.host, boundingCaps: [] },
       cgroupsPath: ref.cgroupsPath,
+      handler: { name: record.runtimeHandler, recursiveReadOnlyMounts: false },
     });
     await this.o.bundles.writeSpec(ref, spec);
     const runtime = this.o.runtimes.get(record.runtimeHandler);
@@ -103,9 +118,13 @@ export class InfraContainers implements InfraRunner {
       stdinOnce: false,
       tty: false,
     });
+    // Pinned before the process runs: from here on containers join the pin, not the pid.
+    const pin = this.pinPath(record);
+    await fs.writeFile(pin, '', { mode: 0o600 });
+    await this.o.mounts.bindMount(`/proc/${launched.pid}/ns/pid`, pin);
     await runtime.start(ref.id, launched.pid);
     this.o.log.debug({ sandbox: record.id, pid: launched.pid }, 'infra container started');
-    return { containerId: ref.id, pid: launched.pid, conmonPid: launched.conmonPid };
+    return { containerId: ref.id, pid: launched.pid, conmonPid: launched.conmonPid, pidNamespace: pin };
   }
 
   async stop(record: SandboxRecord): Promise<void> {
@@ -122,7 +141,20 @@ export class InfraContainers implements InfraRunner {
   }
 
   async remove(record: SandboxRecord): Promise<void> {
+    await this.o.mounts.unmount(this.pinPath(record));
     await this.o.bundles.remove(this.bundle(record));
+    const id = record.status.infra?.containerId ?? record.id;
+    await fs.rm(path.join(this.o.exitDir, id), { force: true });
+    this.exits.forget(id);
+  }
+
+  async watchExits(onExit: (infraId: string) => void): Promise<void> {
+    this.exits.on('exit', (id) => onExit(id));
+    await this.exits.start();
+  }
+
+  close(): void {
+    this.exits.stop();
   }
 
   async alive(record: SandboxRecord): Promise<boolean> {

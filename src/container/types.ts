@@ -68,7 +68,26 @@ export interface ContainerNamespaces {
   ipc: NamespaceMode;
   /** Container id whose PID namespace to join when pid is TARGET. */
   targetId: string;
+  /** A user namespace for the pod (hostUsers: false); absent means the host's. */
+  userNamespace?: UserNamespaceRequest;
 }
+
+/** One contiguous range of ids: container_id..+length maps to host_id..+length. */
+export interface IdMapping {
+  containerId: number;
+  hostId: number;
+  length: number;
+}
+
+/** CRI UserNamespace: mode NODE (the host's) or POD (one per pod, with these mappings). */
+export interface UserNamespaceRequest {
+  mode: NamespaceMode;
+  uids: IdMapping[];
+  gids: IdMapping[];
+}
+
+/** Merge: the image's /etc/group memberships are added; Strict: only the CRI's list. */
+export type SupplementalGroupsPolicy = 'Merge' | 'Strict';
 
 export interface ContainerSecurityContext {
   capabilities: ContainerCapabilities;
@@ -79,13 +98,16 @@ export interface ContainerSecurityContext {
   runAsUsername: string;
   readonlyRootfs: boolean;
   supplementalGroups: number[];
+  supplementalGroupsPolicy: SupplementalGroupsPolicy;
   noNewPrivs: boolean;
-  /** Empty means "runtime default" (the wire cannot tell empty from unset). */
+  /**
+   * Applied as sent: kubelet always sends the defaults and an empty list for
+   * procMount Unmasked (the wire cannot tell empty from unset).
+   */
   maskedPaths: string[];
   readonlyPaths: string[];
-  /** Stored only for now: see spec/build-spec.ts on what is applied. */
   seccomp?: SecurityProfile;
-  /** Stored only until AppArmor support lands (see docs/pods-and-containers.md). */
+  /** Applied where the host has AppArmor (see security/apparmor). */
   apparmor?: SecurityProfile;
 }
 

@@ -9,11 +9,13 @@ import { mountPointOf } from '../image/disk-usage.js';
 import type { Logger } from '../log.js';
 import { CniConfigWatcher } from '../network/cni/conf-dir.js';
 import { PodCidrStore } from '../network/pod-cidr.js';
+import { probeHandlerFeatures } from '../runtime/handler-features.js';
 import type { CriBackend } from '../server/backend.js';
 import { CriServer } from '../server/grpc-server.js';
 import { StreamServer } from '../streaming/stream-server.js';
 import { RUNTIME_VERSION } from '../version.js';
 import { claimSocketPath, InstanceLock } from './instance-lock.js';
+import { securePrivateDirs } from './private-dirs.js';
 import { startImages } from './start-images.js';
 import { startLifecycle } from './start-lifecycle.js';
 import { streamBackend } from './stream-backend.js';
@@ -27,7 +29,7 @@ type Closer = () => Promise<void> | void;
 export async function bootDaemon(
   config: SkiffConfig,
   configSource: string | undefined,
-  runtimes: RuntimeAvailability[],
+  availability: RuntimeAvailability[],
   log: Logger,
 ): Promise<() => Promise<void>> {
   const closers: Closer[] = [];
@@ -47,7 +49,11 @@ export async function bootDaemon(
       const stateLock = await InstanceLock.acquire(config.stateDir, 'state directory');
       closers.push(() => stateLock.release());
     }
-    await fs.chmod(config.root, 0o711);
+    await securePrivateDirs(config.root, config.stateDir);
+    const runtimes = await Promise.all(
+      availability.map(async (r) => (r.available ? { ...r, features: await probeHandlerFeatures(r.path) } : r)),
+    );
+    log.debug({ runtimes }, 'runtime handlers');
 
     const podCidrs = new PodCidrStore(config.root);
     await podCidrs.load();
@@ -66,6 +72,7 @@ export async function bootDaemon(
     const events = new ContainerEventBus();
     const { sandboxes, containers, pods } = await startLifecycle(config, runtimes, cni, images.service, images.snapshots, events, log);
     closers.push(() => containers.close());
+    closers.push(() => sandboxes.close());
 
     const stats = new ContainerStats(containers, sandboxes, images.snapshots, log.child({ part: 'stats' }));
     const streaming = new StreamServer({

@@ -14,6 +14,7 @@ import { type CniConfigWatcher, CniRuntime } from '../network/cni/index.js';
 import { PodLifecycle } from '../pod/pod-lifecycle.js';
 import { hostCgroups } from '../runtime/cgroups.js';
 import { conmonMonitor } from '../runtime/conmon.js';
+import { handlerFeaturesFrom } from '../runtime/handler-features.js';
 import { RuntimeClients } from '../runtime/runtime-clients.js';
 import { PodNamespaces } from '../sandbox/pod-namespaces.js';
 import { SandboxService } from '../sandbox/sandbox-service.js';
@@ -42,7 +43,8 @@ export async function startLifecycle(
   const host = await probeHostFeatures();
   log.debug({ host }, 'host features');
   const binaries = new Map(runtimeList.filter((r) => r.available).map((r) => [r.name, r.path]));
-  const runtimes = new RuntimeClients({ stateDir: config.stateDir, binaries, log: log.child({ part: 'runtime' }) });
+  const features = new Map(runtimeList.filter((r) => r.available).map((r) => [r.name, r.features ?? handlerFeaturesFrom(undefined, '')]));
+  const runtimes = new RuntimeClients({ stateDir: config.stateDir, binaries, features, log: log.child({ part: 'runtime' }) });
   const monitor = conmonMonitor(config.conmonPath);
   const exitDir = path.join(config.stateDir, 'exits');
   const socketDir = path.join(config.stateDir, 'sockets');
@@ -58,14 +60,17 @@ export async function startLifecycle(
     runtimes,
     monitor,
     host,
-    exitDir,
+    exitDir: path.join(config.stateDir, 'infra-exits'),
     socketDir,
+    mounts: hostMounts,
     log: log.child({ part: 'infra' }),
   });
   const sandboxes = new SandboxService({
     stateDir: config.stateDir,
     root: config.root,
     runtimes: binaries,
+    handlerFeatures: features,
+    apparmor: host.apparmor,
     defaultRuntime: config.defaultRuntime,
     infraAlways: config.infraContainer === 'always',
     namespaces,

@@ -21,6 +21,8 @@ export interface HostFeatures {
   readonly boundingCaps: readonly string[];
   /** The daemon's own oom_score_adj: without CAP_SYS_RESOURCE nothing below it can be set. */
   readonly ownOomScoreAdj: number;
+  /** AppArmor is enabled in the kernel (securityfs shows it): profiles can be applied. */
+  readonly apparmor: boolean;
 }
 
 /** Capability names by bit number (linux/capability.h). */
@@ -79,6 +81,8 @@ export interface ProbeRoots {
   cgroupRoot?: string;
   /** The process whose limits count (default /proc/self). */
   procSelf?: string;
+  /** Where securityfs is mounted (default /sys/kernel/security). */
+  securityfs?: string;
 }
 
 export async function probeHostFeatures(roots: ProbeRoots = {}): Promise<HostFeatures> {
@@ -95,5 +99,6 @@ export async function probeHostFeatures(roots: ProbeRoots = {}): Promise<HostFea
     },
     boundingCaps: capabilityNames(/CapBnd:\s*([0-9a-f]+)/.exec(status)?.[1] ?? '0'),
     ownOomScoreAdj: Number(oom.trim()) || 0,
+    apparmor: existsSync(`${roots.securityfs ?? '/sys/kernel/security'}/apparmor`),
   };
 }

@@ -57,9 +57,10 @@ export const isMissing = (err: unknown): boolean => errnoCode(err) === 'ENOENT';
 /** The mount operations the lifecycle services use, as one seam (fakes in unit tests). */
 export interface HostMounts {
   mountOverlay(target: string, options: string): Promise<void>;
+  bindMount(source: string, target: string, readonly?: boolean): Promise<void>;
   mountTmpfs(target: string, options: string): Promise<void>;
   unmount(target: string): Promise<void>;
   isMountPoint(path: string): boolean;
 }
 
-export const hostMounts: HostMounts = { mountOverlay, mountTmpfs, unmount, isMountPoint };
+export const hostMounts: HostMounts = { mountOverlay, bindMount, mountTmpfs, unmount, isMountPoint };

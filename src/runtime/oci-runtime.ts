@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import type { AttachConnection, OutputSink } from './attach-socket.js';
 import type { LaunchOptions, LaunchResult } from './conmon.js';
 import type { ConmonExecOptions, MonitoredExec } from './conmon-exec.js';
+import type { HandlerFeatures } from './handler-features.js';
 import type { AttachedExec, ExecOptions, ExecResult, RuncState } from './runc.js';
 
 /** An OCI runtime's command line for one --root (runc, crun). */
@@ -27,6 +28,8 @@ export interface OciRuntime {
 export interface RuntimeProvider {
   /** INVALID_ARGUMENT when the handler is not configured. */
   get(handler: string): OciRuntime;
+  /** What the handler can apply (see handler-features.ts); INVALID_ARGUMENT when not configured. */
+  features(handler: string): HandlerFeatures;
 }
 
 /** The per-container monitor (conmon) that keeps stdio, logs and the exit code. */

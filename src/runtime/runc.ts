@@ -239,7 +239,8 @@ export class RuncClient {
       await sleep(10);
       pid = await readPidFile(pidFile);
     }
-    if (pid !== undefined) {
+    // Only a process the container's cgroup holds: the exec may have ended and its pid been reused.
+    if (pid !== undefined && (await this.ps(id).catch(() => [] as number[])).includes(pid)) {
       const killed = await killProcessTree(pid);
       this.log?.debug({ id, pid, killed }, 'exec timed out: killed its process tree');
     }

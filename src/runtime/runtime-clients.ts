@@ -2,6 +2,7 @@ import path from 'node:path';
 
 import { invalidArgument } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { HandlerFeatures } from './handler-features.js';
 import type { OciRuntime, RuntimeProvider } from './oci-runtime.js';
 import { RuncClient } from './runc.js';
 
@@ -17,6 +18,8 @@ export class RuntimeClients implements RuntimeProvider {
       stateDir: string;
       /** Handler name → binary path, for the handlers that are available. */
       binaries: ReadonlyMap<string, string>;
+      /** Handler name → what it can apply (probed at start-up). */
+      features: ReadonlyMap<string, HandlerFeatures>;
       log: Logger;
     },
   ) {}
@@ -26,12 +29,19 @@ export class RuntimeClients implements RuntimeProvider {
     return path.join(this.o.stateDir, 'runtime', handler);
   }
 
+  features(handler: string): HandlerFeatures {
+    const f = this.o.features.get(handler);
+    if (!f) throw invalidArgument(`runtime handler "${handler}" is not configured`);
+    return f;
+  }
+
   get(handler: string): OciRuntime {
     let client = this.clients.get(handler);
     if (!client) {
       const binary = this.o.binaries.get(handler);
       if (!binary) throw invalidArgument(`runtime handler "${handler}" is not configured`);
-      client = new RuncClient({ binary, root: this.rootOf(handler), log: this.o.log });
+      // Exec specs and pid files go to a 0700 directory of Skiff's own (daemon/private-dirs.ts), never /tmp.
+      client = new RuncClient({ binary, root: this.rootOf(handler), tmpDir: path.join(this.o.stateDir, 'runtime-tmp'), log: this.o.log });
       this.clients.set(handler, client);
     }
     return client;

@@ -7,4 +7,8 @@ export interface InfraRunner {
   /** Removes whatever `start` left (mount, snapshot, bundle), also after a start that failed halfway. */
   remove(record: SandboxRecord): Promise<void>;
   alive(record: SandboxRecord): Promise<boolean>;
+  /** Calls `onExit` with the infra container id whenever an infra process exits (also for exits while no daemon ran). */
+  watchExits(onExit: (infraId: string) => void): Promise<void>;
+  /** Stops watching. */
+  close(): void;
 }

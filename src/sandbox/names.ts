@@ -13,3 +13,18 @@ export function validateMetadata(m: SandboxMetadata | undefined): SandboxMetadat
   }
   return m;
 }
+
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+/**
+ * A pod hostname must be an RFC 1123 host name the kernel takes (at most 64
+ * characters): it goes to sethostname and into the pod's /etc/hosts, where a
+ * space or newline would add entries of the request's choosing. Empty means
+ * the node's.
+ */
+export function checkHostname(hostname: string): void {
+  if (hostname === '') return;
+  if (hostname.length > 64) throw invalidArgument(`config.hostname: "${hostname.slice(0, 70)}…" is longer than 64 characters`);
+  if (!hostname.split('.').every((l) => LABEL.test(l)))
+    throw invalidArgument(`config.hostname: ${JSON.stringify(hostname)} is not an RFC 1123 host name`);
+}

@@ -9,7 +9,10 @@ import type { Logger } from '../log.js';
 import type { CniConfigWatcher } from '../network/cni/conf-dir.js';
 import { type CniRuntime, setupLoopback } from '../network/cni/index.js';
 import { hostVeth } from '../network/host-veth.js';
+import type { HandlerFeatures } from '../runtime/handler-features.js';
+import { apparmorFor, loadedProfiles } from '../security/apparmor.js';
 import { checkSeccompProfile } from '../security/seccomp/seccomp-filter.js';
+import { checkUserNamespace } from '../security/user-namespace.js';
 import { KeyedMutex } from '../store/keyed-mutex.js';
 import { NameReservations } from '../store/name-reservations.js';
 import { filterById, RecordStore } from '../store/record-store.js';
@@ -18,7 +21,7 @@ import { bandwidthCapability } from './bandwidth.js';
 import { missingCgroupLevels } from './cgroup-ownership.js';
 import { cgroupfsParent } from './cgroup-parent.js';
 import type { InfraRunner } from './infra.js';
-import { sandboxName, validateMetadata } from './names.js';
+import { checkHostname, sandboxName, validateMetadata } from './names.js';
 import { orderIps, podInfo, renderHosts } from './pod-files.js';
 import type { PodNamespaces } from './pod-namespaces.js';
 import { SANDBOX_SCHEMA, withSandboxStatus } from './record.js';
@@ -36,6 +39,10 @@ export interface SandboxServiceOptions {
   stateDir: string;
   root: string;
   runtimes: ReadonlyMap<string, string>;
+  /** What each handler can apply (user namespaces); handlers missing here have no optional features. */
+  handlerFeatures: ReadonlyMap<string, HandlerFeatures>;
+  /** Whether the host has AppArmor (a pod's Localhost profile is refused without it). */
+  apparmor: boolean;
   defaultRuntime: string;
   /** Run an infra process for every pod (containerd's way) instead of only when needed. */
   infraAlways: boolean;
@@ -107,6 +114,15 @@ export class SandboxService {
   run(config: SandboxConfig, signal: AbortSignal, log: Logger = this.o.log): Promise<string> {
     validateMetadata(config.metadata);
     checkSeccompProfile(config.seccomp);
+    checkHostname(config.hostname);
+    const handler = config.runtimeHandler || this.o.defaultRuntime;
+    checkUserNamespace(
+      config.namespaces.userNamespace,
+      'linux.security_context.namespace_options.userns_options',
+      handler,
+      this.o.handlerFeatures.get(handler)?.userNamespaces ?? false,
+    );
+    apparmorFor(config.apparmor, config.privileged, { enabled: this.o.apparmor, loaded: () => loadedProfiles() });
     const name = sandboxName(config.metadata);
     const holder = this.records.all().find((r) => r.name === name);
     return this.names.reserve(
@@ -307,5 +323,27 @@ export class SandboxService {
         .del(undefined, { sandboxId: id, podName: '', podNamespace: '', podUid: '', netnsPath: '' })
         .catch((err: unknown) => this.o.log.warn({ sandbox: id, err }, 'CNI DEL of an orphaned attachment failed'));
     }
+    await this.o.infra.watchExits((infraId) => void this.infraExited(infraId));
+  }
+
+  /**
+   * The infra process of a ready pod exited: the pod is not ready (its shared
+   * PID namespace is gone), as kubelet must learn to recreate it. Its network
+   * stays until StopPodSandbox tears it down.
+   */
+  private async infraExited(infraId: string): Promise<void> {
+    const found = this.records.all().find((r) => r.status.infra?.containerId === infraId);
+    if (!found) return;
+    await this.locks.run(found.id, async () => {
+      const record = this.records.get(found.id);
+      if (record?.status.state !== 'ready' || record.status.infra?.containerId !== infraId) return;
+      this.o.log.warn({ sandbox: record.id, infra: infraId }, 'infra process exited; pod sandbox is not ready');
+      await this.records.update(record.id, (r) => withSandboxStatus(r, { state: 'notready' }));
+    });
+  }
+
+  /** Stops watching infra exits. */
+  close(): void {
+    this.o.infra.close();
   }
 }

@@ -1,7 +1,7 @@
 // The sandbox domain: what a pod asks for (from the CRI config) and what Skiff
 // records about it. No proto types here; server/ maps them.
 
-import type { SecurityProfile } from '../container/types.js';
+import type { SecurityProfile, UserNamespaceRequest } from '../container/types.js';
 
 export type NamespaceMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
 export type SandboxState = 'creating' | 'ready' | 'notready';
@@ -36,10 +36,11 @@ export interface SandboxConfig {
   annotations: Record<string, string>;
   cgroupParent: string;
   sysctls: Record<string, string>;
-  namespaces: { network: NamespaceMode; pid: NamespaceMode; ipc: NamespaceMode; targetId: string };
+  namespaces: { network: NamespaceMode; pid: NamespaceMode; ipc: NamespaceMode; targetId: string; userNamespace?: UserNamespaceRequest };
   privileged: boolean;
-  /** The pod's seccomp profile (for its infra container); unset means none. */
+  /** The pod's seccomp and AppArmor profiles (for its infra container); unset means none. */
   seccomp?: SecurityProfile;
+  apparmor?: SecurityProfile;
   runtimeHandler: string;
 }
 
@@ -54,6 +55,12 @@ export interface InfraProcess {
   containerId: string;
   pid: number;
   conmonPid: number;
+  /**
+   * The infra's PID namespace, bind-mounted: containers join this, never
+   * /proc/<pid>, so a reused pid cannot lead them into another process's
+   * namespace (a pinned namespace whose init died takes no new processes).
+   */
+  pidNamespace?: string;
 }
 
 /** What changes over a pod's life; replaced as a whole (RecordStore.update). */

@@ -36,16 +36,19 @@ export function runtimeInfoHandlers(
           ],
         },
         // The default handler is also listed under "" (how kubelet and critest look it up).
-        // runc ≥ 1.1 applies "rro" mounts on kernels with mount_setattr (5.12+).
+        // Each handler's features were probed at start-up (runtime/handler-features.ts).
         runtimeHandlers: parts.runtimes
           .filter((r) => r.available)
           .flatMap((r) =>
             (r.name === parts.config.defaultRuntime ? ['', r.name] : [r.name]).map((name) => ({
               name,
-              features: { recursiveReadOnlyMounts: true, userNamespaces: false },
+              features: {
+                recursiveReadOnlyMounts: r.features?.recursiveReadOnlyMounts ?? false,
+                userNamespaces: r.features?.userNamespaces ?? false,
+              },
             })),
           ),
-        features: { supplementalGroupsPolicy: false, userNamespacesHostNetwork: false },
+        features: { supplementalGroupsPolicy: true, userNamespacesHostNetwork: false },
       };
       if (req.verbose) {
         response.info = {

@@ -2,7 +2,8 @@
 // privileged, read-only rootfs, no_new_privs. Each is checked from inside a
 // busybox container, and what cannot be applied must be refused at the call.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 
 import { TestDaemon } from '../support/daemon.js';
-import { buildImage, fullBusyboxEntries, layer, pushImage } from '../support/images.js';
+import { buildImage, fullBusyboxEntries, layer, pauseImage, pushImage } from '../support/images.js';
 import { TestNetwork } from '../support/network.js';
 import { podConfig } from '../support/pod-config.js';
 import { TestRegistry } from '../support/registry.js';
@@ -63,7 +64,8 @@ describe('security requests', () => {
     registry = await TestRegistry.start();
     const probe: TarEntry = { type: 'file', name: 'bin/euid-probe', mode: 0o4755, uid: 0, gid: 0, data: euidProbe() };
     await pushImage(registry.url, 'test/busybox-full', '1', buildImage([layer(fullBusyboxEntries([probe]))], { env: ['PATH=/bin'] }));
-    d = await TestDaemon.start();
+    await pushImage(registry.url, 'test/pause', '1', pauseImage());
+    d = await TestDaemon.start({ topToml: `pause_image = "${registry.host}/test/pause:1"` });
     netw = new TestNetwork(d.dir);
     await netw.install(d.cniConfDir);
     image = `${registry.host}/test/busybox-full:1`;
@@ -177,4 +179,253 @@ describe('security requests', () => {
     const free = await running({ noNewPrivs: false, runAsUser: { value: 1000 } });
     assert.equal((await sh(free, 'euid-probe')).out, 'Effective uid: 0\n');
   });
+
+  it("masked and read-only paths: kubelet's defaults mask /proc/kcore and make /proc/sys read-only; empty lists (procMount Unmasked) open both", async () => {
+    const masked = await running({ maskedPaths: KUBELET_MASKED, readonlyPaths: KUBELET_READONLY });
+    // /proc/kcore where the kernel has it; else another masked file it does have.
+    const file = ['/proc/kcore', '/proc/timer_list'].find((f) => existsSync(f));
+    assert.ok(file, 'no masked /proc file on this kernel');
+    const read = await sh(masked, `wc -c < ${file}`);
+    assert.equal(read.out.trim(), '0', read.err);
+    assert.notEqual((await sh(await running({ maskedPaths: [], readonlyPaths: [] }), `wc -c < ${file}`)).out.trim(), '0');
+    assert.match((await sh(masked, 'grep " /proc/sys " /proc/self/mounts')).out, /\bro\b/);
+    assert.notEqual((await sh(masked, 'echo 1 > /proc/sys/kernel/domainname')).code, 0);
+    const unmasked = await running({ maskedPaths: [], readonlyPaths: [] });
+    assert.equal((await sh(unmasked, 'grep -c " /proc/kcore " /proc/self/mounts')).out.trim(), '0');
+    assert.equal((await sh(unmasked, 'grep -c " /proc/sys " /proc/self/mounts')).out.trim(), '0');
+  });
+
+  it('users and groups: id -u/-g/-G and ContainerStatus.user for each combination and both supplemental groups policies', async () => {
+    // The image: app (1000, group 1000) is listed in extra (2000) by /etc/group.
+    const cases: { sc: Record<string, unknown>; id: string; groups: string[] }[] = [
+      { sc: {}, id: '0 0 0', groups: ['0'] },
+      { sc: { runAsUser: { value: 1000 } }, id: '1000 1000 1000 2000', groups: ['1000', '2000'] },
+      { sc: { runAsUsername: 'app' }, id: '1000 1000 1000 2000', groups: ['1000', '2000'] },
+      { sc: { runAsUser: { value: 1000 }, runAsGroup: { value: 3000 } }, id: '1000 3000 3000 2000', groups: ['2000', '3000'] },
+      { sc: { runAsUser: { value: 4242 } }, id: '4242 0 0', groups: ['0'] },
+      {
+        sc: { runAsUser: { value: 1000 }, supplementalGroups: ['1234'] },
+        id: '1000 1000 1000 1234 2000',
+        groups: ['1000', '1234', '2000'],
+      },
+      {
+        sc: { runAsUser: { value: 1000 }, supplementalGroups: ['1234'], supplementalGroupsPolicy: 'Strict' },
+        id: '1000 1000 1000 1234',
+        groups: ['1000', '1234'],
+      },
+      { sc: { runAsUsername: 'app', supplementalGroupsPolicy: 'Strict' }, id: '1000 1000 1000', groups: ['1000'] },
+    ];
+    for (const c of cases) {
+      const id = await running(c.sc);
+      const out = (await sh(id, 'echo $(id -u) $(id -g) $(id -G)')).out.trim();
+      assert.equal(out, c.id, JSON.stringify(c.sc));
+      const st = await d.rt<{ status: { user: { linux: { uid: string; gid: string; supplementalGroups: string[] } } } }>(
+        'ContainerStatus',
+        {
+          containerId: id,
+        },
+      );
+      const [uid, gid] = c.id.split(' ');
+      assert.deepEqual(st.status.user.linux, { uid, gid, supplementalGroups: c.groups }, JSON.stringify(c.sc));
+    }
+  });
+
+  it('a recursive read-only bind makes its submounts read-only too; a plain read-only bind does not', async () => {
+    const top = path.join(profiles, 'rro');
+    const sub = path.join(top, 'sub');
+    mkdirSync(sub, { recursive: true });
+    assert.equal(spawnSync('mount', ['-t', 'tmpfs', 'tmpfs', sub]).status, 0);
+    try {
+      const mount = (recursiveReadOnly: boolean) => ({ containerPath: '/data', hostPath: top, readonly: true, recursiveReadOnly });
+      const make = async (recursiveReadOnly: boolean): Promise<string> => {
+        n++;
+        const { containerId } = await d.rt<{ containerId: string }>('CreateContainer', {
+          podSandboxId: podId,
+          config: {
+            metadata: { name: `rro${n}`, attempt: 0 },
+            image: { image },
+            command: ['sleep', '3600'],
+            mounts: [mount(recursiveReadOnly)],
+          },
+        });
+        await d.rt('StartContainer', { containerId });
+        return containerId;
+      };
+      const rro = await make(true);
+      const r = await sh(rro, 'touch /data/sub/f');
+      assert.notEqual(r.code, 0);
+      assert.match(r.err, /Read-only file system/);
+      assert.notEqual((await sh(rro, 'touch /data/f')).code, 0);
+      const plain = await make(false);
+      assert.equal((await sh(plain, 'touch /data/sub/f && echo wrote')).out, 'wrote\n');
+      assert.notEqual((await sh(plain, 'touch /data/f')).code, 0);
+      // Where the handler cannot (not readonly here): refused, naming the mount.
+      await assert.rejects(
+        d.rt('CreateContainer', {
+          podSandboxId: podId,
+          config: {
+            metadata: { name: 'rro-bad', attempt: 0 },
+            image: { image },
+            mounts: [{ containerPath: '/data', hostPath: top, readonly: false, recursiveReadOnly: true }],
+          },
+        }),
+        (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT && /\/data/.test(err.details),
+      );
+    } finally {
+      spawnSync('umount', ['-l', sub]);
+    }
+  });
+
+  it('Status: per-handler recursive read-only mounts and user namespaces, supplemental groups policy', async () => {
+    const st = await d.rt<{
+      runtimeHandlers: { name: string; features: { recursiveReadOnlyMounts: boolean; userNamespaces: boolean } }[];
+      features: { supplementalGroupsPolicy: boolean };
+    }>('Status', {});
+    const byName = new Map(st.runtimeHandlers.map((h) => [h.name, h.features]));
+    assert.deepEqual(byName.get(''), { recursiveReadOnlyMounts: true, userNamespaces: false });
+    assert.deepEqual(byName.get('runc'), { recursiveReadOnlyMounts: true, userNamespaces: false });
+    assert.equal(st.features.supplementalGroupsPolicy, true);
+  });
+
+  it('a user-namespaced pod is refused where no handler supports it, bad mappings are invalid, and nothing is left', async () => {
+    const before = (await d.rt<{ items: unknown[] }>('ListPodSandbox', {})).items.length;
+    const userns = (usernsOptions: Record<string, unknown>): Record<string, unknown> => {
+      const pod = podConfig();
+      (pod['linux'] as { securityContext: { namespaceOptions: Record<string, unknown> } }).securityContext.namespaceOptions[
+        'usernsOptions'
+      ] = usernsOptions;
+      return pod;
+    };
+    const mapping = [{ containerId: 0, hostId: 100000, length: 65536 }];
+    await assert.rejects(
+      d.rt('RunPodSandbox', { config: userns({ mode: 'POD', uids: mapping, gids: mapping }) }),
+      (err: grpc.ServiceError) => {
+        assert.equal(err.code, grpc.status.FAILED_PRECONDITION);
+        assert.match(err.details, /user namespace/);
+        return true;
+      },
+    );
+    const shifted = [{ containerId: 1, hostId: 100000, length: 65536 }];
+    await assert.rejects(
+      d.rt('RunPodSandbox', { config: userns({ mode: 'POD', uids: shifted, gids: shifted }) }),
+      (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT && /container id 0/.test(err.details),
+    );
+    await assert.rejects(
+      d.rt('RunPodSandbox', { config: userns({ mode: 'CONTAINER' }) }),
+      (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT,
+    );
+    // The host's user namespace, said explicitly, is what every pod has.
+    const hostUsers = (await d.rt<{ podSandboxId: string }>('RunPodSandbox', { config: userns({ mode: 'NODE' }) })).podSandboxId;
+    await d.rt('StopPodSandbox', { podSandboxId: hostUsers });
+    await d.rt('RemovePodSandbox', { podSandboxId: hostUsers });
+    assert.equal((await d.rt<{ items: unknown[] }>('ListPodSandbox', {})).items.length, before);
+  });
+
+  it(
+    'AppArmor: RuntimeDefault and Unconfined run on a host without AppArmor; a Localhost profile is refused',
+    { skip: existsSync('/sys/kernel/security/apparmor') && 'the host has AppArmor' },
+    async () => {
+      await running({ apparmor: { profileType: 'RuntimeDefault' } });
+      await running({ apparmor: { profileType: 'Unconfined' } });
+      await assert.rejects(create({ apparmor: { profileType: 'Localhost', localhostRef: 'my-profile' } }), (err: grpc.ServiceError) => {
+        assert.equal(err.code, grpc.status.FAILED_PRECONDITION);
+        assert.match(err.details, /my-profile/);
+        return true;
+      });
+      await assert.rejects(
+        create({ apparmorProfile: 'localhost/my-profile' }),
+        (err: grpc.ServiceError) => err.code === grpc.status.FAILED_PRECONDITION,
+      );
+    },
+  );
+
+  it('pod hostnames and sysctls are checked before anything is made', async () => {
+    for (const hostname of ['bad host', 'evil\n10.0.0.1 bank', 'x'.repeat(65)]) {
+      await assert.rejects(d.rt('RunPodSandbox', { config: podConfig({ hostname }) }), (err: grpc.ServiceError) => {
+        assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+        assert.match(err.details, /hostname/);
+        return true;
+      });
+    }
+    const hostNet = podConfig({
+      linux: {
+        sysctls: { 'net.ipv4.ip_forward': '1' },
+        securityContext: { namespaceOptions: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } },
+      },
+    });
+    await assert.rejects(
+      d.rt('RunPodSandbox', { config: hostNet }),
+      (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT && /net\.ipv4\.ip_forward/.test(err.details),
+    );
+    const hostIpc = podConfig({
+      linux: {
+        sysctls: { 'kernel.shm_rmid_forced': '1' },
+        securityContext: { namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'NODE' } },
+      },
+    });
+    await assert.rejects(
+      d.rt('RunPodSandbox', { config: hostIpc }),
+      (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT && /kernel\.shm_rmid_forced/.test(err.details),
+    );
+  });
+
+  it("the daemon's directories are private, its lock file 0600, and runtime temporary files stay out of /tmp", async () => {
+    const mode = (p: string): number => statSync(p).mode & 0o777;
+    assert.ok((mode(d.root) & 0o077) === 0o011 || (mode(d.root) & 0o077) === 0, `root ${mode(d.root).toString(8)}`);
+    for (const sub of ['containers', 'infra', 'pods', 'runtime', 'runtime-tmp', 'exits', 'sockets', 'ns', 'execs'])
+      assert.equal(mode(path.join(d.stateDir, sub)), 0o700, sub);
+    for (const sub of ['content', 'snapshots', 'sandboxes', 'images']) assert.equal(mode(path.join(d.root, sub)), 0o700, sub);
+    assert.equal(mode(path.join(d.root, 'skiff.lock')), 0o600);
+    const tmpBefore = readdirSync(tmpdir()).filter((f) => f.startsWith('skiff-exec-')).length;
+    const id = await running({});
+    await assert.rejects(
+      d.rt('ExecSync', { containerId: id, cmd: ['sleep', '5'], timeout: '1' }),
+      (err: grpc.ServiceError) => err.code === grpc.status.DEADLINE_EXCEEDED,
+    );
+    await sh(id, 'true');
+    assert.equal(readdirSync(tmpdir()).filter((f) => f.startsWith('skiff-exec-')).length, tmpBefore);
+  });
+
+  it('killing the pause process of a shared-PID pod makes the pod NOTREADY and refuses new containers in it', async () => {
+    const pod = podConfig({
+      logDirectory: `${d.dir}/logs`,
+      linux: { securityContext: { namespaceOptions: { network: 'POD', pid: 'POD', ipc: 'POD' } } },
+    });
+    const shared = (await d.rt<{ podSandboxId: string }>('RunPodSandbox', { config: pod })).podSandboxId;
+    const first = await running({ namespaceOptions: { network: 'POD', pid: 'POD', ipc: 'POD' } }, shared);
+    assert.equal((await sh(first, 'cat /proc/1/comm')).out.trim(), 'pause');
+    const info = await d.rt<{ info: Record<string, string> }>('PodSandboxStatus', { podSandboxId: shared, verbose: true });
+    const pausePid = (JSON.parse(info.info['info'] ?? '{}') as { pid?: number }).pid ?? 0;
+    assert.ok(pausePid > 1, 'pause pid');
+    process.kill(pausePid, 'SIGKILL');
+    const deadline = Date.now() + 15_000;
+    let state = '';
+    while (Date.now() < deadline) {
+      state = (await d.rt<{ status: { state: string } }>('PodSandboxStatus', { podSandboxId: shared })).status.state;
+      if (state === 'SANDBOX_NOTREADY') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(state, 'SANDBOX_NOTREADY');
+    await assert.rejects(
+      create({ namespaceOptions: { network: 'POD', pid: 'POD', ipc: 'POD' } }, shared),
+      (err: grpc.ServiceError) => err.code === grpc.status.FAILED_PRECONDITION,
+    );
+    await d.rt('StopPodSandbox', { podSandboxId: shared });
+  });
 });
+
+/** Kubelet's lists for procMount Default (what it sends to every runtime). */
+const KUBELET_MASKED = [
+  '/proc/asound',
+  '/proc/acpi',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+];
+const KUBELET_READONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];

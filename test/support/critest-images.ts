@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import { buildImage, fullBusyboxEntries, type ImageOptions, layer, pushImage } from './images.js';
+import { buildImage, fullBusyboxEntries, type ImageOptions, layer, pauseImage, pushImage } from './images.js';
 import { euidProbe } from './static-programs.js';
 import type { TarEntry } from './tar-writer.js';
 
@@ -25,8 +25,41 @@ const STAND_INS: TarEntry[] = [
   },
 ];
 
-const image = (extra: TarEntry[], opts: ImageOptions) =>
-  buildImage([layer(fullBusyboxEntries([...STAND_INS, ...extra]))], { env: ['PATH=/bin'], ...opts });
+const image = (extra: TarEntry[], opts: ImageOptions, etc?: { passwd: string; group: string }) =>
+  buildImage(
+    [
+      layer(fullBusyboxEntries([...STAND_INS, ...extra])),
+      // The image's own users, as a layer over the base's /etc files.
+      ...(etc
+        ? [
+            layer([
+              { type: 'dir', name: 'etc/' },
+              { type: 'file', name: 'etc/passwd', data: `root:x:0:0:root:/root:/bin/sh\n${etc.passwd}` },
+              { type: 'file', name: 'etc/group', data: `root:x:0:\n${etc.group}` },
+            ]),
+          ]
+        : []),
+    ],
+    { env: ['PATH=/bin'], ...opts },
+  );
+
+/**
+ * nginx as the PID-namespace specs see it: a process named nginx whose
+ * command line says "master process", writing /var/run/nginx.pid, serving /
+ * with busybox httpd.
+ */
+const NGINX: TarEntry[] = [
+  { type: 'dir', name: 'usr/' },
+  { type: 'dir', name: 'usr/sbin/' },
+  {
+    type: 'file',
+    name: 'usr/sbin/nginx',
+    mode: 0o755,
+    data: '#!/bin/sh\nmkdir -p /var/run\necho $$ > /var/run/nginx.pid\nhttpd -f -p 80 -h /www &\nwait\n',
+  },
+];
+
+const WWW_DATA = { passwd: 'www-data:x:33:33:www-data:/var/www:/bin/sh\n', group: 'www-data:x:33:\n' };
 
 const webRoot = (page: string): TarEntry[] => [
   { type: 'dir', name: 'www/' },
@@ -41,13 +74,14 @@ export async function pushCritestImages(registryUrl: string): Promise<void> {
     registryUrl,
     'e2e-test-images/nginx',
     '1.14-2',
-    image(webRoot('nginx stand-in'), { cmd: ['httpd', '-f', '-p', '80', '-h', '/www'] }),
+    image([...webRoot('nginx stand-in'), ...NGINX], { cmd: ['/usr/sbin/nginx', '-g', 'daemon off; master process'] }),
   );
   await pushImage(
     registryUrl,
     'e2e-test-images/httpd',
     '2.4.39-4',
-    image(webRoot('httpd stand-in'), { cmd: ['httpd', '-f', '-p', '80', '-h', '/www'] }),
+    // The multi-container spec looks for "httpd" in its log.
+    image(webRoot('httpd stand-in'), { cmd: ['sh', '-c', 'echo "httpd stand-in serving :80"; exec httpd -f -p 80 -h /www'] }),
   );
   // Host network: the port the spec expects, on loopback only.
   await pushImage(
@@ -71,7 +105,45 @@ export async function pushCritestImages(registryUrl: string): Promise<void> {
       { cmd: ['/usr/local/bin/nnp'] },
     ),
   );
-  await pushImage(registryUrl, 'pause', '3.10', image([], { entrypoint: ['/bin/sleep'], cmd: ['inf'] }));
+  await pushStagingImages(registryUrl);
+  // A process named "pause", as the real one: specs grep for "sleep" in pods that share its PID namespace.
+  await pushImage(registryUrl, 'pause', '3.10', pauseImage());
+}
+
+/** gcr.io/k8s-staging-cri-tools/test-image-*: the Image Manager and user specs' images. */
+async function pushStagingImages(registryUrl: string): Promise<void> {
+  const repo = (name: string) => `k8s-staging-cri-tools/${name}`;
+  const plain = image([], {});
+  for (const [name, tag] of [
+    ['test-image-tag', 'test'],
+    ['test-image-tag', 'all'],
+    ['test-image-latest', 'latest'],
+    ['test-image-tags', '1'],
+    ['test-image-tags', '2'],
+    ['test-image-tags', '3'],
+  ] as const)
+    await pushImage(registryUrl, repo(name), tag, plain);
+  // Different images: each with a file of its own.
+  for (const n of [1, 2, 3])
+    await pushImage(registryUrl, repo(`test-image-${n}`), 'latest', image([{ type: 'file', name: `image-${n}`, data: `${n}\n` }], {}));
+  await pushImage(registryUrl, repo('test-image-user-uid'), 'latest', image([], { user: '1002' }));
+  await pushImage(registryUrl, repo('test-image-user-uid-group'), 'latest', image([], { user: '1003:1003' }));
+  await pushImage(registryUrl, repo('test-image-user-username'), 'latest', image([], { user: 'www-data' }, WWW_DATA));
+  await pushImage(registryUrl, repo('test-image-user-username-group'), 'latest', image([], { user: 'www-data:www-data' }, WWW_DATA));
+  // default-user (1000) is a member of group-defined-in-image (50000) in /etc/group.
+  await pushImage(
+    registryUrl,
+    repo('test-image-predefined-group'),
+    'latest',
+    image(
+      [],
+      { user: 'default-user' },
+      {
+        passwd: 'default-user:x:1000:1000:default-user:/home/default-user:/bin/sh\n',
+        group: 'default-user:x:1000:\ngroup-defined-in-image:x:50000:default-user\n',
+      },
+    ),
+  );
 }
 
 /** hosts.toml files sending registry.k8s.io and gcr.io pulls to the test registry. */

@@ -13,6 +13,7 @@ import type { Logger } from '../../src/log.js';
 import type { AttachConnection } from '../../src/runtime/attach-socket.js';
 import type { LaunchOptions, LaunchResult } from '../../src/runtime/conmon.js';
 import type { MonitoredExec } from '../../src/runtime/conmon-exec.js';
+import type { HandlerFeatures } from '../../src/runtime/handler-features.js';
 import type { CgroupOps, ContainerMonitor, OciRuntime, RuntimeProvider } from '../../src/runtime/oci-runtime.js';
 import type { AttachedExec, ExecOptions, ExecResult, RuncState } from '../../src/runtime/runc.js';
 
@@ -36,6 +37,11 @@ export class FakeRuntime implements OciRuntime, RuntimeProvider {
 
   get(): OciRuntime {
     return this;
+  }
+
+  featureSet: HandlerFeatures = { recursiveReadOnlyMounts: true, userNamespaces: false, notes: [] };
+  features(): HandlerFeatures {
+    return this.featureSet;
   }
 
   /** Writes the exit file as conmon would. */
@@ -155,6 +161,10 @@ export class FakeMounts implements HostMounts {
   }
 
   async mountTmpfs(target: string): Promise<void> {
+    this.mounted.add(target);
+  }
+
+  async bindMount(_source: string, target: string): Promise<void> {
     this.mounted.add(target);
   }
 

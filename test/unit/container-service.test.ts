@@ -114,6 +114,7 @@ async function world(): Promise<World> {
         cgroup: { cgroupV2: false, swapAccounting: true, hugetlb: false },
         boundingCaps: ['CAP_CHOWN', 'CAP_KILL'],
         ownOomScoreAdj: 0,
+        apparmor: false,
       },
       exitDir,
       socketDir,

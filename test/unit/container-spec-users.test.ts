@@ -101,6 +101,20 @@ describe('resolveUser', () => {
     });
     assert.deepEqual(await resolveUser(rootfs, req({ runAsUser: 5000 }), 'app'), { uid: 5000, gid: 0, additionalGids: [] });
   });
+  it('policy Strict leaves out the image /etc/group memberships, Merge keeps them', async () => {
+    const strict = await resolveUser(
+      rootfs,
+      req({ runAsUser: 1000, supplementalGroups: [1234], supplementalGroupsPolicy: 'Strict' }),
+      undefined,
+    );
+    assert.deepEqual(strict, { uid: 1000, gid: 1000, additionalGids: [1234], username: 'app' });
+    const merge = await resolveUser(
+      rootfs,
+      req({ runAsUser: 1000, supplementalGroups: [1234], supplementalGroupsPolicy: 'Merge' }),
+      undefined,
+    );
+    assert.deepEqual(merge.additionalGids, [10, 50, 1234]);
+  });
   it('run_as_username overrides run_as_user and the image', async () => {
     assert.deepEqual(await resolveUser(rootfs, req({ runAsUsername: 'app', runAsUser: 0 }), 'web'), {
       uid: 1000,

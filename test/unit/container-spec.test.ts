@@ -78,6 +78,7 @@ function host(
     cgroup: { cgroupV2: false, swapAccounting: true, hugetlb: false, ...over.cgroup },
     boundingCaps: over.boundingCaps ?? BOUNDING,
     ownOomScoreAdj: over.ownOomScoreAdj ?? 0,
+    apparmor: false,
   };
 }
 
@@ -91,6 +92,7 @@ function input(over: Partial<SpecInput> = {}): SpecInput {
     user: { uid: 0, gid: 0, additionalGids: [] },
     host: host(),
     cgroupsPath: '/kubepods/pod1/c1',
+    handler: { name: 'runc', recursiveReadOnlyMounts: true },
     ...over,
   };
 }
@@ -178,7 +180,8 @@ describe('buildSpec: environment and working directory', () => {
       input({ config: config({ tty: true }, { readonlyRootfs: true }), user: { uid: 1000, gid: 100, additionalGids: [5, 6] } }),
     );
     assert.equal(s.process.terminal, true);
-    assert.deepEqual(s.process.user, { uid: 1000, gid: 100, additionalGids: [5, 6] });
+    // The primary gid is a supplementary group too (as containerd and Docker set it).
+    assert.deepEqual(s.process.user, { uid: 1000, gid: 100, additionalGids: [5, 6, 100] });
     assert.deepEqual(s.root, { path: '/run/skiff/containers/c1/rootfs', readonly: true });
     assert.equal(s.hostname, undefined);
     assert.equal(s.process.rlimits, undefined, 'rlimits are inherited by default');
@@ -340,6 +343,25 @@ describe('buildSpec: mounts', () => {
         ),
       'InvalidArgument',
       'private',
+    );
+  });
+  it('recursive read-only is refused where the handler cannot apply it', () => {
+    const rro = config({ mounts: [mount({ recursiveReadOnly: true, readonly: true })] });
+    throwsKind(
+      () => buildSpec(input({ config: rro, handler: { name: 'crun', recursiveReadOnlyMounts: false } })),
+      'FailedPrecondition',
+      'runtime handler "crun"',
+    );
+  });
+  it('AppArmor Localhost is refused on a host without AppArmor', () => {
+    throwsKind(
+      () => buildSpec(input({ config: config({}, { apparmor: { type: 'Localhost', localhostRef: 'p1' } }) })),
+      'FailedPrecondition',
+      'AppArmor is not enabled',
+    );
+    assert.equal(
+      buildSpec(input({ config: config({}, { apparmor: { type: 'RuntimeDefault', localhostRef: '' } }) })).process.apparmorProfile,
+      undefined,
     );
   });
   it('a missing host path is an error naming it', () => {
@@ -549,10 +571,12 @@ describe('buildSpec: resources', () => {
 });
 
 describe('buildSpec: masked/readonly paths and annotations', () => {
-  it('defaults, CRI lists, privileged', () => {
+  it('as sent (kubelet sends the defaults; none for procMount Unmasked), none when privileged', () => {
     const d = buildSpec(input());
     assert.deepEqual(d.linux.maskedPaths, [...DEFAULT_MASKED_PATHS]);
     assert.deepEqual(d.linux.readonlyPaths, [...DEFAULT_READONLY_PATHS]);
+    const unmasked = buildSpec(input({ config: config({}, { maskedPaths: [], readonlyPaths: [] }) }));
+    assert.deepEqual([unmasked.linux.maskedPaths, unmasked.linux.readonlyPaths], [[], []]);
     const c = buildSpec(input({ config: config({}, { maskedPaths: ['/proc/x'], readonlyPaths: ['/proc/y'] }) }));
     assert.deepEqual(c.linux.maskedPaths, ['/proc/x']);
     assert.deepEqual(c.linux.readonlyPaths, ['/proc/y']);

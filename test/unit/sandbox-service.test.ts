@@ -91,6 +91,13 @@ class FakeInfra implements InfraRunner {
   async alive(r: SandboxRecord): Promise<boolean> {
     return this.running.has(r.id);
   }
+  onExit: ((id: string) => void) | undefined;
+  async watchExits(onExit: (id: string) => void): Promise<void> {
+    this.onExit = onExit;
+  }
+  close(): void {
+    this.onExit = undefined;
+  }
 }
 
 let dir = '';
@@ -107,6 +114,8 @@ function make(): SandboxService {
     stateDir: path.join(dir, 'state'),
     root: path.join(dir, 'root'),
     runtimes: new Map([['runc', '/fake/runc']]),
+    handlerFeatures: new Map([['runc', { recursiveReadOnlyMounts: true, userNamespaces: false, notes: [] }]]),
+    apparmor: false,
     defaultRuntime: 'runc',
     infraAlways: false,
     namespaces: ns,

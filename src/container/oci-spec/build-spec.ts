@@ -5,11 +5,12 @@ import { invalidArgument } from '../../errors.js';
 import type { HostFeatures } from '../../host/features.js';
 import type { ImageConfig } from '../../image/oci-types.js';
 import type { SandboxRecord } from '../../sandbox/types.js';
+import { apparmorFor, loadedProfiles } from '../../security/apparmor.js';
 import { seccompFor } from '../../security/seccomp/seccomp-filter.js';
 import type { ContainerConfig } from '../types.js';
 import { specAnnotations } from './annotations.js';
 import { capabilitySets, checkCapabilities } from './capabilities.js';
-import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, OCI_VERSION } from './defaults.js';
+import { OCI_VERSION } from './defaults.js';
 import { hostDevice } from './devices.js';
 import { processEnv } from './env.js';
 import { containerMounts } from './mounts.js';
@@ -42,6 +43,17 @@ export interface SpecInput {
    * "error setting rlimit type 7: operation not permitted".
    */
   rlimits?: OciRlimit[];
+  /** The runtime handler that will run it, and whether it applies "rro" mounts. */
+  handler: { name: string; recursiveReadOnlyMounts: boolean };
+}
+
+/**
+ * The process's supplementary groups: the primary gid too, as Docker and
+ * containerd do, so that a process dropping to its gid keeps it and `id -G`
+ * shows what ContainerStatus.user reports.
+ */
+export function processGroups(user: { gid: number; additionalGids: readonly number[] }): number[] {
+  return [...new Set([user.gid, ...user.additionalGids])].sort((a, b) => a - b);
 }
 
 /** A working directory relative to `/` is what runc would need anyway: it requires an absolute cwd. */
@@ -53,7 +65,7 @@ const absolute = (p: string): string => path.posix.resolve('/', p);
  * host-path.ts); nothing is created or changed.
  *
  * Seccomp: see security/seccomp/seccomp-filter.ts (a Localhost profile file
- * is read here). AppArmor and SELinux requests are only stored.
+ * is read here); AppArmor: security/apparmor.ts. SELinux labels are only stored.
  */
 export function buildSpec(input: SpecInput): OciSpec {
   const { config, sandbox } = input;
@@ -71,7 +83,7 @@ export function buildSpec(input: SpecInput): OciSpec {
       hostnamePath: sandbox.hostnamePath,
       ...(input.hostsPath ? { hostsPath: input.hostsPath } : {}),
     },
-    { privileged: sc.privileged, readonlyRootfs: sc.readonlyRootfs },
+    { privileged: sc.privileged, readonlyRootfs: sc.readonlyRootfs, handler: input.handler },
   );
 
   // Deny every device, then allow the requested ones; runc appends its own
@@ -86,19 +98,21 @@ export function buildSpec(input: SpecInput): OciSpec {
   if (!sc.privileged) checkCapabilities(sc.capabilities, input.host.boundingCaps);
   const capabilities = capabilitySets(sc.capabilities, sc.privileged, input.host.boundingCaps);
   const seccomp = seccompFor(sc.seccomp, sc.privileged, capabilities.effective);
+  const apparmorProfile = apparmorFor(sc.apparmor, sc.privileged, { enabled: input.host.apparmor, loaded: () => loadedProfiles() });
   const oomScoreAdj = Math.min(1000, Math.max(config.linux.resources.oomScoreAdj, input.host.ownOomScoreAdj, -1000));
 
   return {
     ociVersion: OCI_VERSION,
     process: {
       terminal: config.tty,
-      user: { uid: input.user.uid, gid: input.user.gid, additionalGids: [...input.user.additionalGids] },
+      user: { uid: input.user.uid, gid: input.user.gid, additionalGids: processGroups(input.user) },
       args: processArgs(config.command, config.args, img.Entrypoint, img.Cmd),
       env: processEnv(sandbox.config.hostname || os.hostname(), img.Env, config.envs),
       cwd: absolute(config.workingDir || img.WorkingDir || '/'),
       capabilities,
       ...(input.rlimits ? { rlimits: input.rlimits.map((r) => ({ ...r })) } : {}),
       noNewPrivileges: sc.noNewPrivs,
+      ...(apparmorProfile ? { apparmorProfile } : {}),
       oomScoreAdj,
     },
     root: { path: input.rootfs, readonly: sc.readonlyRootfs },
@@ -118,9 +132,9 @@ export function buildSpec(input: SpecInput): OciSpec {
         ...cgroupResources(config.linux.resources, input.host.cgroup),
       },
       devices: devices.map((d) => d.node),
-      // An empty CRI list means "runtime default": the wire cannot tell it from unset.
-      maskedPaths: sc.privileged ? [] : [...(sc.maskedPaths.length ? sc.maskedPaths : DEFAULT_MASKED_PATHS)],
-      readonlyPaths: sc.privileged ? [] : [...(sc.readonlyPaths.length ? sc.readonlyPaths : DEFAULT_READONLY_PATHS)],
+      // As sent: kubelet sends the defaults, or nothing for procMount Unmasked.
+      maskedPaths: sc.privileged ? [] : [...sc.maskedPaths],
+      readonlyPaths: sc.privileged ? [] : [...sc.readonlyPaths],
       ...(rootfsPropagation ? { rootfsPropagation } : {}),
       ...(seccomp ? { seccomp } : {}),
       // No sysctls: the pod's are set once in its pinned namespaces.

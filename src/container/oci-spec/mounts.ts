@@ -1,4 +1,4 @@
-import { invalidArgument } from '../../errors.js';
+import { failedPrecondition, invalidArgument } from '../../errors.js';
 import type { ContainerMount, MountPropagation } from '../types.js';
 import { cleanContainerPath, resolveHostPath } from './host-path.js';
 import type { OciMount, OciPropagation } from './oci-spec.js';
@@ -47,14 +47,16 @@ interface Bind {
   options: string[];
 }
 
-function criBind(m: ContainerMount): Bind {
+function criBind(m: ContainerMount, handler: { name: string; recursiveReadOnlyMounts: boolean }): Bind {
   const what = `mount ${m.containerPath}`;
   const destination = cleanContainerPath(m.containerPath, what);
   if (m.recursiveReadOnly && !m.readonly) throw invalidArgument(`${what}: recursive read-only needs readonly`);
   if (m.recursiveReadOnly && m.propagation !== 'private') throw invalidArgument(`${what}: recursive read-only needs private propagation`);
+  if (m.recursiveReadOnly && !handler.recursiveReadOnlyMounts)
+    throw failedPrecondition(`${what}: runtime handler "${handler.name}" cannot make recursive read-only mounts`);
   const source = resolveHostPath(m.hostPath, what);
   const options = ['rbind', PROPAGATION[m.propagation], m.readonly ? 'ro' : 'rw'];
-  // runc 1.1 applies "rro" with mount_setattr(AT_RECURSIVE) after the bind.
+  // The runtime applies "rro" with mount_setattr(AT_RECURSIVE) after the bind.
   if (m.recursiveReadOnly) options.push('rro');
   return { destination, source, options };
 }
@@ -76,9 +78,9 @@ export interface ContainerMounts {
 export function containerMounts(
   criMounts: readonly ContainerMount[],
   pod: PodFiles,
-  opts: { privileged: boolean; readonlyRootfs: boolean },
+  opts: { privileged: boolean; readonlyRootfs: boolean; handler: { name: string; recursiveReadOnlyMounts: boolean } },
 ): ContainerMounts {
-  const cri = criMounts.map(criBind);
+  const cri = criMounts.map((m) => criBind(m, opts.handler));
   const taken = new Set(cri.map((b) => b.destination));
   const devBound = taken.has('/dev');
 

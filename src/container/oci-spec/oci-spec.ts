@@ -32,6 +32,7 @@ export interface OciProcess {
   capabilities: OciCapabilities;
   rlimits?: OciRlimit[];
   noNewPrivileges: boolean;
+  apparmorProfile?: string;
   oomScoreAdj: number;
 }
 

@@ -3,7 +3,8 @@ import type { ContainerSecurityContext } from '../types.js';
 import { type GroupEntry, parseGroup, parseId, parsePasswd, type PasswdEntry } from './etc-files.js';
 import { readRootFile } from './root-file.js';
 
-export type UserRequest = Pick<ContainerSecurityContext, 'runAsUser' | 'runAsGroup' | 'runAsUsername' | 'supplementalGroups'>;
+export type UserRequest = Pick<ContainerSecurityContext, 'runAsUser' | 'runAsGroup' | 'runAsUsername' | 'supplementalGroups'> &
+  Partial<Pick<ContainerSecurityContext, 'supplementalGroupsPolicy'>>;
 
 export interface ResolvedUser {
   uid: number;
@@ -71,9 +72,9 @@ async function lookupUser(etc: EtcFiles, spec: string): Promise<{ uid: number; g
  * Precedence, as kubelet expects: run_as_username, else run_as_user, else the
  * image's User ("name", "uid", "name:group", "uid:gid"; a group by name or
  * number). run_as_group then replaces the primary gid. Supplementary groups are
- * the /etc/group entries listing the user by name plus the CRI
- * supplemental_groups, without duplicates and without the primary gid (the
- * process has that one as its gid already).
+ * the /etc/group entries listing the user by name (policy Merge; not with
+ * Strict) plus the CRI supplemental_groups, without duplicates and without the
+ * primary gid (the process has that one as its gid already).
  *
  * A name that the image does not know is INVALID_ARGUMENT; a uid it does not
  * know is fine (gid 0, no supplementary groups from the image).
@@ -107,7 +108,8 @@ export async function resolveUser(
   if (sc.runAsGroup !== undefined) user.gid = checkId(sc.runAsGroup, 'run_as_group');
 
   const gids = new Set<number>();
-  if (user.username !== undefined) {
+  // Strict: only what the pod spec lists; Merge (the default) adds the image's memberships.
+  if (user.username !== undefined && sc.supplementalGroupsPolicy !== 'Strict') {
     for (const g of await etc.groups()) if (g.members.includes(user.username)) gids.add(g.gid);
   }
   for (const g of sc.supplementalGroups) gids.add(checkId(g, 'supplemental group'));

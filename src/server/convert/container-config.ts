@@ -2,11 +2,18 @@
 // int64 fields arrive as decimal strings and become numbers; enums arrive as
 // their names.
 
-import type { ContainerConfig, ContainerResources, SecurityProfile } from '../../container/types.js';
+import type {
+  ContainerConfig,
+  ContainerResources,
+  SecurityProfile,
+  SupplementalGroupsPolicy,
+  UserNamespaceRequest,
+} from '../../container/types.js';
 import { invalidArgument } from '../../errors.js';
 import type { ContainerConfig__Output } from '../../generated/runtime/v1/ContainerConfig.js';
 import type { LinuxContainerResources, LinuxContainerResources__Output } from '../../generated/runtime/v1/LinuxContainerResources.js';
 import type { SecurityProfile__Output } from '../../generated/runtime/v1/SecurityProfile.js';
+import type { UserNamespace__Output } from '../../generated/runtime/v1/UserNamespace.js';
 import type { NamespaceMode } from '../../sandbox/types.js';
 import { FROM_PROTO_PROPAGATION } from './common.js';
 
@@ -16,6 +23,13 @@ function int64(value: string | undefined, field: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n)) throw invalidArgument(`${field}: ${value} is not an integer JS can hold exactly`);
   return n;
+}
+
+/** Proto3's 0 value (Merge) when unset. */
+export function groupsPolicy(p: string | number | undefined, field: string): SupplementalGroupsPolicy {
+  if (p === undefined || p === 'Merge' || p === 0) return 'Merge';
+  if (p === 'Strict' || p === 1) return 'Strict';
+  throw invalidArgument(`${field}: unknown policy ${String(p)}`);
 }
 
 const NAMESPACE_MODES = new Set<string>(['POD', 'CONTAINER', 'NODE', 'TARGET']);
@@ -42,6 +56,13 @@ export function securityProfile(p: SecurityProfile__Output | null | undefined, l
   if (legacy.startsWith('localhost/') && legacy.length > 'localhost/'.length)
     return { type: 'Localhost', localhostRef: legacy.slice('localhost/'.length) };
   throw invalidArgument(`${field}: invalid profile "${legacy}"`);
+}
+
+/** CRI UserNamespace → the domain's request; unset means the host's. An unknown mode is kept for the check to name. */
+export function userNamespace(u: UserNamespace__Output | null | undefined): UserNamespaceRequest | undefined {
+  if (!u) return undefined;
+  const ids = (l: UserNamespace__Output['uids']) => l.map((m) => ({ containerId: m.containerId, hostId: m.hostId, length: m.length }));
+  return { mode: mode(u.mode), uids: ids(u.uids), gids: ids(u.gids) };
 }
 
 export function toContainerResources(r: LinuxContainerResources__Output | null | undefined): ContainerResources {
@@ -71,6 +92,7 @@ export function toContainerConfig(c: ContainerConfig__Output | null): ContainerC
   const runAsGroup = sc?.runAsGroup ? int64(sc.runAsGroup.value, 'run_as_group') : undefined;
   const seccomp = securityProfile(sc?.seccomp, sc?.seccompProfilePath ?? '', 'seccomp');
   const apparmor = securityProfile(sc?.apparmor, sc?.apparmorProfile ?? '', 'apparmor');
+  const userns = userNamespace(ns?.usernsOptions);
   return {
     metadata: { name: c.metadata.name, attempt: c.metadata.attempt },
     image: c.image?.image ?? '',
@@ -112,12 +134,19 @@ export function toContainerConfig(c: ContainerConfig__Output | null): ContainerC
           addAmbient: [...(caps?.addAmbientCapabilities ?? [])],
         },
         privileged: sc?.privileged ?? false,
-        namespaceOptions: { network: mode(ns?.network), pid: mode(ns?.pid), ipc: mode(ns?.ipc), targetId: ns?.targetId ?? '' },
+        namespaceOptions: {
+          network: mode(ns?.network),
+          pid: mode(ns?.pid),
+          ipc: mode(ns?.ipc),
+          targetId: ns?.targetId ?? '',
+          ...(userns ? { userNamespace: userns } : {}),
+        },
         ...(runAsUser !== undefined ? { runAsUser } : {}),
         ...(runAsGroup !== undefined ? { runAsGroup } : {}),
         runAsUsername: sc?.runAsUsername ?? '',
         readonlyRootfs: sc?.readonlyRootfs ?? false,
         supplementalGroups: (sc?.supplementalGroups ?? []).map((g) => int64(g, 'supplemental_groups')),
+        supplementalGroupsPolicy: groupsPolicy(sc?.supplementalGroupsPolicy, 'supplemental_groups_policy'),
         noNewPrivs: sc?.noNewPrivs ?? false,
         maskedPaths: [...(sc?.maskedPaths ?? [])],
         readonlyPaths: [...(sc?.readonlyPaths ?? [])],

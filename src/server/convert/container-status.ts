@@ -1,4 +1,5 @@
 // CRI Container messages (generated proto types) <-> the container domain's records.
+import { processGroups } from '../../container/oci-spec/build-spec.js';
 import type { ContainerRecord, ContainerState } from '../../container/record.js';
 import type { Container } from '../../generated/runtime/v1/Container.js';
 import type { ContainerStatus } from '../../generated/runtime/v1/ContainerStatus.js';
@@ -77,7 +78,7 @@ export function toContainerStatus(r: ContainerRecord): ContainerStatus {
       linux: {
         uid: String(r.status.user.uid),
         gid: String(r.status.user.gid),
-        supplementalGroups: r.status.user.additionalGids.map(String),
+        supplementalGroups: processGroups(r.status.user).map(String),
       },
     },
   };

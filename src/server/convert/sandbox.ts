@@ -4,7 +4,7 @@ import type { PodSandbox } from '../../generated/runtime/v1/PodSandbox.js';
 import type { PodSandboxConfig__Output } from '../../generated/runtime/v1/PodSandboxConfig.js';
 import type { PodSandboxStatus } from '../../generated/runtime/v1/PodSandboxStatus.js';
 import type { SandboxConfig, SandboxRecord } from '../../sandbox/types.js';
-import { securityProfile } from './container-config.js';
+import { securityProfile, userNamespace } from './container-config.js';
 
 const PROTOCOLS = { TCP: 'tcp', UDP: 'udp', SCTP: 'sctp' } as const;
 
@@ -16,6 +16,8 @@ export function toSandboxConfig(c: PodSandboxConfig__Output | null, runtimeHandl
   const ns = sc?.namespaceOptions;
   const dns = c.dnsConfig;
   const seccomp = securityProfile(sc?.seccomp, sc?.seccompProfilePath ?? '', 'linux.security_context.seccomp');
+  const apparmor = securityProfile(sc?.apparmor, '', 'linux.security_context.apparmor');
+  const userns = userNamespace(ns?.usernsOptions);
   return {
     metadata: { name: m?.name ?? '', uid: m?.uid ?? '', namespace: m?.namespace ?? '', attempt: m?.attempt ?? 0 },
     hostname: c.hostname,
@@ -36,9 +38,11 @@ export function toSandboxConfig(c: PodSandboxConfig__Output | null, runtimeHandl
       pid: ns?.pid ?? 'POD',
       ipc: ns?.ipc ?? 'POD',
       targetId: ns?.targetId ?? '',
+      ...(userns ? { userNamespace: userns } : {}),
     },
     privileged: sc?.privileged ?? false,
     ...(seccomp ? { seccomp } : {}),
+    ...(apparmor ? { apparmor } : {}),
     runtimeHandler,
   };
 }
