@@ -49,7 +49,9 @@ export class Bundles {
     const rootfs = rootfsOf(ref.dir);
     await fs.mkdir(rootfs, { recursive: true, mode: 0o755 });
     const { options } = await this.o.snapshots.prepareActive(ref.snapshotKey, parentChainId);
-    await this.o.mounts.mountOverlay(rootfs, options);
+    // nodev: a device node in an image is never opened through it, neither by
+    // Skiff reading the image's /etc files nor by the container (its /dev is a tmpfs).
+    await this.o.mounts.mountOverlay(rootfs, `nodev,${options}`);
   }
 
   /**

@@ -15,6 +15,7 @@ import { cgroupsPathOf, rootfsOf } from './bundle.js';
 import type { ContainerRecords } from './container-records.js';
 import type { ContainerDeps } from './deps.js';
 import { buildSpec } from './oci-spec/build-spec.js';
+import { hostDevices } from './oci-spec/devices.js';
 import { requiresHostPropagation } from './oci-spec/mounts.js';
 import { resolveUser } from './oci-spec/users.js';
 import { bundleRefOf, CONTAINER_RECORD_VERSION, type ContainerRecord } from './record.js';
@@ -117,6 +118,7 @@ export async function createContainer(
       host: deps.host,
       cgroupsPath: record.cgroupsPath,
       handler: { name: sandbox.runtimeHandler, recursiveReadOnlyMounts: features.recursiveReadOnlyMounts },
+      hostDevices,
       ...(pidPath ? { pidNamespacePath: pidPath } : {}),
       ...(sandbox.hostsPath && existsSync(sandbox.hostsPath) ? { hostsPath: sandbox.hostsPath } : {}),
     });

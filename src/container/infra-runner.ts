@@ -102,6 +102,8 @@ export class InfraContainers implements InfraRunner {
       host: { ...this.o.host, boundingCaps: [] },
       cgroupsPath: ref.cgroupsPath,
       handler: { name: record.runtimeHandler, recursiveReadOnlyMounts: false },
+      // The pause process opens no devices, privileged pod or not.
+      hostDevices: () => [],
     });
     await this.o.bundles.writeSpec(ref, spec);
     const runtime = this.o.runtimes.get(record.runtimeHandler);

@@ -161,6 +161,12 @@ describe('security requests', () => {
     const id = await running({ privileged: true, seccomp: { profileType: 'RuntimeDefault' } }, privilegedPodId);
     assert.equal(statusField(await procStatus(id), 'Seccomp'), '0');
     assert.match((await sh(id, 'grep " /sys " /proc/self/mounts')).out, /\brw\b/);
+    // The host's device nodes are there (one the defaults lack), usable: the device cgroup allows all.
+    const hostOnly = ['/dev/fuse', '/dev/loop-control', '/dev/kmsg'].find((p) => existsSync(p));
+    if (hostOnly) {
+      assert.equal((await sh(id, `test -c ${hostOnly} && echo node`)).out, 'node\n');
+      assert.notEqual((await sh(await running({}), `test -e ${hostOnly} && echo node`)).out, 'node\n');
+    }
     await assert.rejects(create({ privileged: true }), (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT);
   });
 

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { baseContainerConfig } from '../../src/container/base-config.js';
 import { cgroupsPathOf } from '../../src/container/bundle.js';
 import { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../../src/container/oci-spec/defaults.js';
-import { devMajor, devMinor } from '../../src/container/oci-spec/devices.js';
+import { devMajor, devMinor, hostDevices } from '../../src/container/oci-spec/devices.js';
 import { buildSpec, CRI_ANNOTATIONS, requiresHostPropagation, type SpecInput } from '../../src/container/oci-spec/index.js';
 import { processArgs } from '../../src/container/oci-spec/process-args.js';
 import type { ContainerConfig, ContainerMount } from '../../src/container/types.js';
@@ -82,6 +82,8 @@ function host(
   };
 }
 
+const HOST_FUSE = { type: 'c' as const, path: '/dev/fuse', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 };
+
 function input(over: Partial<SpecInput> = {}): SpecInput {
   return {
     id: 'c1',
@@ -93,6 +95,7 @@ function input(over: Partial<SpecInput> = {}): SpecInput {
     host: host(),
     cgroupsPath: '/kubepods/pod1/c1',
     handler: { name: 'runc', recursiveReadOnlyMounts: true },
+    hostDevices: () => [HOST_FUSE],
     ...over,
   };
 }
@@ -485,9 +488,19 @@ describe('buildSpec: devices', () => {
       'permissions',
     );
   });
-  it('privileged may use every device', () => {
+  it('privileged may use every device and gets the host device nodes; unprivileged gets none of them', () => {
     const s = buildSpec(input({ config: config({}, { privileged: true }), sandbox: sandbox({}, true) }));
     assert.deepEqual(s.linux.resources.devices, [{ allow: true, access: 'rwm' }]);
+    assert.deepEqual(s.linux.devices, [HOST_FUSE]);
+    assert.deepEqual(buildSpec(input()).linux.devices, []);
+  });
+  it('the host device walk finds /dev/null as a character device and skips /dev/pts', () => {
+    const nodes = hostDevices();
+    assert.deepEqual(
+      nodes.find((n) => n.path === '/dev/null'),
+      { type: 'c', path: '/dev/null', major: 1, minor: 3, fileMode: 0o666, uid: 0, gid: 0 },
+    );
+    assert.ok(!nodes.some((n) => n.path.startsWith('/dev/pts/')));
   });
 });
 

@@ -15,7 +15,7 @@ import { hostDevice } from './devices.js';
 import { processEnv } from './env.js';
 import { containerMounts } from './mounts.js';
 import { namespaces } from './namespaces.js';
-import type { OciDeviceRule, OciRlimit, OciSpec } from './oci-spec.js';
+import type { OciDevice, OciDeviceRule, OciRlimit, OciSpec } from './oci-spec.js';
 import { processArgs } from './process-args.js';
 import { cgroupResources } from './resources.js';
 
@@ -43,6 +43,8 @@ export interface SpecInput {
    * "error setting rlimit type 7: operation not permitted".
    */
   rlimits?: OciRlimit[];
+  /** The host's device nodes, for privileged containers (devices.ts' hostDevices). */
+  hostDevices: () => OciDevice[];
   /** The runtime handler that will run it, and whether it applies "rro" mounts. */
   handler: { name: string; recursiveReadOnlyMounts: boolean };
 }
@@ -55,6 +57,9 @@ export interface SpecInput {
 export function processGroups(user: { gid: number; additionalGids: readonly number[] }): number[] {
   return [...new Set([user.gid, ...user.additionalGids])].sort((a, b) => a - b);
 }
+
+/** A CRI bind of /dev replaces the container's whole /dev: no device nodes go there. */
+const devBoundByCri = (config: ContainerConfig): boolean => config.mounts.some((m) => path.posix.normalize(m.containerPath) === '/dev');
 
 /** A working directory relative to `/` is what runc would need anyway: it requires an absolute cwd. */
 const absolute = (p: string): string => path.posix.resolve('/', p);
@@ -88,9 +93,11 @@ export function buildSpec(input: SpecInput): OciSpec {
 
   // Deny every device, then allow the requested ones; runc appends its own
   // defaults (null, zero, full, random, urandom, tty, console, ptmx, pts).
-  // Privileged containers may use any device. (Host device nodes are not
-  // copied into a privileged container's /dev.)
+  // Privileged containers may use any device, and get the host's device
+  // nodes in their /dev (the requested ones win where both name a path).
   const devices = config.devices.map(hostDevice);
+  const requested = new Set(devices.map((d) => d.node.path));
+  const privilegedNodes = sc.privileged && !devBoundByCri(config) ? input.hostDevices().filter((n) => !requested.has(n.path)) : [];
   const deviceRules: OciDeviceRule[] = sc.privileged
     ? [{ allow: true, access: 'rwm' }]
     : [{ allow: false, access: 'rwm' }, ...devices.map((d) => d.rule)];
@@ -131,7 +138,7 @@ export function buildSpec(input: SpecInput): OciSpec {
         devices: deviceRules,
         ...cgroupResources(config.linux.resources, input.host.cgroup),
       },
-      devices: devices.map((d) => d.node),
+      devices: [...privilegedNodes, ...devices.map((d) => d.node)],
       // As sent: kubelet sends the defaults, or nothing for procMount Unmasked.
       maskedPaths: sc.privileged ? [] : [...sc.maskedPaths],
       readonlyPaths: sc.privileged ? [] : [...sc.readonlyPaths],

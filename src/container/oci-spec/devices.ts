@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { lstatSync, readdirSync, statSync } from 'node:fs';
 
 import { errnoCode, invalidArgument, SkiffError } from '../../errors.js';
 import type { ContainerDevice } from '../types.js';
@@ -40,4 +40,52 @@ export function hostDevice(d: ContainerDevice): { node: OciDevice; rule: OciDevi
     node: { type, path, major, minor, fileMode: Number(st.mode & 0o777n), uid: Number(st.uid), gid: Number(st.gid) },
     rule: { allow: true, type, major, minor, access },
   };
+}
+
+/** Under /dev, what is not the host's devices: other mounts' contents and the host's console. */
+const SKIP_DIRS = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev']);
+const SKIP_FILES = new Set(['console']);
+
+/**
+ * Every device node under the host's /dev (subdirectories included, symlinks
+ * not followed), as a privileged container gets them, containerd's and
+ * Docker's way. Nodes that vanish while the walk runs are skipped.
+ */
+export function hostDevices(root = '/dev'): OciDevice[] {
+  const out: OciDevice[] = [];
+  const walk = (dir: string, rel: string): void => {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const abs = `${dir}/${name}`;
+      let st;
+      try {
+        st = lstatSync(abs, { bigint: true });
+      } catch {
+        continue;
+      }
+      if (st.isDirectory()) {
+        if (!SKIP_DIRS.has(name)) walk(abs, `${rel}/${name}`);
+        continue;
+      }
+      if (SKIP_FILES.has(name) && rel === '/dev') continue;
+      const type = st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : undefined;
+      if (!type) continue;
+      out.push({
+        type,
+        path: `${rel}/${name}`,
+        major: devMajor(st.rdev),
+        minor: devMinor(st.rdev),
+        fileMode: Number(st.mode & 0o777n),
+        uid: Number(st.uid),
+        gid: Number(st.gid),
+      });
+    }
+  };
+  walk(root, '/dev');
+  return out;
 }
