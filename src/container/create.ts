@@ -11,15 +11,16 @@ import type { HandlerFeatures } from '../runtime/handler-features.js';
 import type { SandboxRecord } from '../sandbox/types.js';
 import { checkUserNamespace } from '../security/user-namespace.js';
 import { nowNs } from '../time.js';
-import { cgroupsPathOf, rootfsOf } from './bundle.js';
+import { type BundleRef, cgroupsPathOf, podRootfsIdmap, type RootfsIdmap, rootfsOf } from './bundle.js';
 import type { ContainerRecords } from './container-records.js';
 import type { ContainerDeps } from './deps.js';
 import { buildSpec } from './oci-spec/build-spec.js';
 import { hostDevices } from './oci-spec/devices.js';
+import { resolveHostPath } from './oci-spec/host-path.js';
 import { requiresHostPropagation } from './oci-spec/mounts.js';
 import { resolveUser } from './oci-spec/users.js';
 import { bundleRefOf, CONTAINER_RECORD_VERSION, type ContainerRecord } from './record.js';
-import type { ContainerConfig } from './types.js';
+import type { ContainerConfig, ContainerMount } from './types.js';
 
 /** The name kubelet's retries are recognised by. */
 export function containerName(sandbox: SandboxRecord, config: ContainerConfig): string {
@@ -91,9 +92,11 @@ export async function createContainer(
   const ref = bundleRefOf(record);
   await records.put(record); // intent: recovery can undo what follows
   try {
-    await deps.bundles.mountRootfs(ref, top.chainId);
+    const userns = podRootfsIdmap(sandbox);
+    await deps.bundles.mountRootfs(ref, top.chainId, userns);
     signal.throwIfAborted();
     for (const need of requiresHostPropagation(config.mounts)) checkHostPropagation(need.path, need.mode);
+    config = await idmapVolumes(deps, ref, sandbox, config, userns);
     const user = await resolveUser(record.rootfs, config, image.config.config?.User);
     const pidPath = pidNamespacePath(records, sandbox, config);
     const ns = config.linux.securityContext.namespaceOptions;
@@ -143,6 +146,41 @@ function checkContainerUserNamespace(sandbox: SandboxRecord, config: ContainerCo
   const podMode = pod?.mode ?? 'NODE';
   if ((want?.mode ?? podMode) !== podMode || (want?.mode === 'POD' && JSON.stringify(want) !== JSON.stringify(pod)))
     throw invalidArgument(`${field}: differs from the pod's user namespace`);
+}
+
+/**
+ * In a user-namespaced pod every CRI mount is idmapped with the pod's
+ * mapping, so that the volumes kubelet made as the host's root belong to the
+ * pod's root. An explicit mapping must be the pod's; outside such a pod none
+ * can be applied. Propagation would not cross the idmapped copy: refused.
+ */
+async function idmapVolumes(
+  deps: ContainerDeps,
+  ref: BundleRef,
+  sandbox: SandboxRecord,
+  config: ContainerConfig,
+  userns: RootfsIdmap | undefined,
+): Promise<ContainerConfig> {
+  const pod = sandbox.config.namespaces.userNamespace;
+  const mounts: ContainerMount[] = [];
+  for (const [i, m] of config.mounts.entries()) {
+    const what = `mount ${m.containerPath}`;
+    if (!userns) {
+      if (m.idmap) throw invalidArgument(`${what}: an idmapped mount needs a pod with its own user namespace`);
+      mounts.push(m);
+      continue;
+    }
+    if (m.idmap && JSON.stringify(m.idmap) !== JSON.stringify({ uids: pod?.uids, gids: pod?.gids }))
+      throw invalidArgument(`${what}: uid/gid mappings must be the pod's own`);
+    if (m.propagation !== 'private')
+      throw failedPrecondition(`${what}: mount propagation is not supported in a pod with its own user namespace`);
+    const source = resolveHostPath(m.hostPath, what);
+    const hostPath = await deps.bundles.idmapVolume(ref, i, source, userns.userPin).catch((err: unknown) => {
+      throw failedPrecondition(`${what}: cannot idmap ${source} for the pod's user namespace: ${(err as Error).message}`, { cause: err });
+    });
+    mounts.push({ ...m, hostPath });
+  }
+  return { ...config, mounts };
 }
 
 function pidNamespacePath(records: ContainerRecords, sandbox: SandboxRecord, config: ContainerConfig): string | undefined {

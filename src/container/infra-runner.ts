@@ -11,7 +11,7 @@ import type { ContainerMonitor, RuntimeProvider } from '../runtime/oci-runtime.j
 import type { InfraRunner } from '../sandbox/infra.js';
 import type { InfraProcess, SandboxRecord } from '../sandbox/types.js';
 import { baseContainerConfig } from './base-config.js';
-import { type BundleRef, type Bundles, cgroupsPathOf, rootfsOf } from './bundle.js';
+import { type BundleRef, type Bundles, cgroupsPathOf, podRootfsIdmap, rootfsOf } from './bundle.js';
 import { buildSpec } from './oci-spec/build-spec.js';
 import type { ContainerConfig } from './types.js';
 
@@ -90,7 +90,7 @@ export class InfraContainers implements InfraRunner {
     const top = image.layers.at(-1);
     if (!top) throw new SkiffError('FailedPrecondition', `pause image ${this.o.pauseImage} has no layers`);
     const ref = this.bundle(record);
-    await this.o.bundles.mountRootfs(ref, top.chainId);
+    await this.o.bundles.mountRootfs(ref, top.chainId, podRootfsIdmap(record));
     const spec = buildSpec({
       id: ref.id,
       rootfs: rootfsOf(ref.dir),

@@ -18,6 +18,8 @@ export interface ContainerMount {
   propagation: MountPropagation;
   /** Read-only all the way down (submounts too); needs readonly and private propagation. */
   recursiveReadOnly: boolean;
+  /** An idmapped mount asked for explicitly (CRI uid/gid_mappings); only a user-namespaced pod's own mapping can be applied. */
+  idmap?: { uids: IdMapping[]; gids: IdMapping[] };
 }
 
 export interface ContainerDevice {

@@ -5,6 +5,8 @@ import type { RuntimeAvailability } from '../config/check-host.js';
 import type { SkiffConfig } from '../config/schema.js';
 import { ContainerStats } from '../container/container-stats.js';
 import { ContainerEventBus } from '../events/container-events.js';
+import { probeIdmappedLayers } from '../host/idmap-probe.js';
+import { hostUserNamespaces } from '../host/userns.js';
 import { mountPointOf } from '../image/disk-usage.js';
 import type { Logger } from '../log.js';
 import { CniConfigWatcher } from '../network/cni/conf-dir.js';
@@ -50,8 +52,10 @@ export async function bootDaemon(
       closers.push(() => stateLock.release());
     }
     await securePrivateDirs(config.root, config.stateDir);
+    const userns = hostUserNamespaces();
+    const idmap = await probeIdmappedLayers(userns, config.root, config.stateDir);
     const runtimes = await Promise.all(
-      availability.map(async (r) => (r.available ? { ...r, features: await probeHandlerFeatures(r.path) } : r)),
+      availability.map(async (r) => (r.available ? { ...r, features: await probeHandlerFeatures(r.path, idmap) } : r)),
     );
     log.debug({ runtimes }, 'runtime handlers');
 
@@ -70,7 +74,16 @@ export async function bootDaemon(
     closers.push(() => images.close());
 
     const events = new ContainerEventBus();
-    const { sandboxes, containers, pods } = await startLifecycle(config, runtimes, cni, images.service, images.snapshots, events, log);
+    const { sandboxes, containers, pods } = await startLifecycle(
+      config,
+      runtimes,
+      userns,
+      cni,
+      images.service,
+      images.snapshots,
+      events,
+      log,
+    );
     closers.push(() => containers.close());
     closers.push(() => sandboxes.close());
 

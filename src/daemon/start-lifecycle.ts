@@ -8,6 +8,7 @@ import { InfraContainers } from '../container/infra-runner.js';
 import type { ContainerEventBus } from '../events/container-events.js';
 import { probeHostFeatures } from '../host/features.js';
 import { hostMounts } from '../host/mount.js';
+import type { UserNamespaceOps } from '../host/userns.js';
 import type { ImageService } from '../image/image-service.js';
 import type { Logger } from '../log.js';
 import { type CniConfigWatcher, CniRuntime } from '../network/cni/index.js';
@@ -34,6 +35,7 @@ export interface Lifecycle {
 export async function startLifecycle(
   config: SkiffConfig,
   runtimeList: readonly RuntimeAvailability[],
+  userns: UserNamespaceOps,
   cniConfig: CniConfigWatcher,
   images: ImageService,
   snapshots: OverlaySnapshotter,
@@ -43,14 +45,18 @@ export async function startLifecycle(
   const host = await probeHostFeatures();
   log.debug({ host }, 'host features');
   const binaries = new Map(runtimeList.filter((r) => r.available).map((r) => [r.name, r.path]));
-  const features = new Map(runtimeList.filter((r) => r.available).map((r) => [r.name, r.features ?? handlerFeaturesFrom(undefined, '')]));
+  const features = new Map(
+    runtimeList
+      .filter((r) => r.available)
+      .map((r) => [r.name, r.features ?? handlerFeaturesFrom(undefined, '', { ok: false, reason: 'not probed' })]),
+  );
   const runtimes = new RuntimeClients({ stateDir: config.stateDir, binaries, features, log: log.child({ part: 'runtime' }) });
   const monitor = conmonMonitor(config.conmonPath);
   const exitDir = path.join(config.stateDir, 'exits');
   const socketDir = path.join(config.stateDir, 'sockets');
-  const bundles = new Bundles({ snapshots, mounts: hostMounts, cgroups: hostCgroups, exitDir, socketDir });
+  const bundles = new Bundles({ snapshots, mounts: hostMounts, userns, cgroups: hostCgroups, exitDir, socketDir });
 
-  const namespaces = new PodNamespaces(path.join(config.stateDir, 'ns'));
+  const namespaces = new PodNamespaces(path.join(config.stateDir, 'ns'), userns);
   await namespaces.init();
   const infra = new InfraContainers({
     stateDir: config.stateDir,

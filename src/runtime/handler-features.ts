@@ -4,6 +4,7 @@
 // refuses what a handler cannot apply.
 import os from 'node:os';
 
+import type { IdmapSupport } from '../host/idmap-probe.js';
 import { run } from '../host/run.js';
 import { kernelAtLeast } from '../security/seccomp/build-seccomp.js';
 
@@ -11,9 +12,9 @@ export interface HandlerFeatures {
   /** The "rro" mount option is applied (mount_setattr with AT_RECURSIVE: Linux 5.12+). */
   readonly recursiveReadOnlyMounts: boolean;
   /**
-   * Pods with a user namespace of their own work. Needs idmapped mounts of
-   * the rootfs and volumes, which Skiff does not make yet: false for every
-   * handler (see docs/security.md).
+   * Pods with a user namespace of their own work: the runtime can join a
+   * user namespace, and the host can idmap the image's layers and the volumes
+   * (Skiff makes those mounts itself; see docs/security.md).
    */
   readonly userNamespaces: boolean;
   /** Why a feature is off, for Status' verbose info and errors. */
@@ -22,17 +23,21 @@ export interface HandlerFeatures {
 
 interface FeaturesOutput {
   mountOptions?: unknown;
+  linux?: { namespaces?: unknown };
 }
 
 /** Parses `<runtime> features` JSON and the kernel release into the features Skiff uses. */
-export function handlerFeaturesFrom(featuresJson: string | undefined, kernelRelease: string): HandlerFeatures {
+export function handlerFeaturesFrom(featuresJson: string | undefined, kernelRelease: string, idmap: IdmapSupport): HandlerFeatures {
   const notes: string[] = [];
   let mountOptions: string[] = [];
+  let namespaces: string[] = [];
   if (featuresJson === undefined) notes.push('the runtime does not answer "features"');
   else {
     try {
       const parsed = JSON.parse(featuresJson) as FeaturesOutput;
       if (Array.isArray(parsed.mountOptions)) mountOptions = parsed.mountOptions.filter((o): o is string => typeof o === 'string');
+      const ns = parsed.linux?.namespaces;
+      if (Array.isArray(ns)) namespaces = ns.filter((o): o is string => typeof o === 'string');
     } catch {
       notes.push('the runtime\'s "features" output is not JSON');
     }
@@ -43,12 +48,14 @@ export function handlerFeaturesFrom(featuresJson: string | undefined, kernelRele
     rro = false;
     notes.push(`kernel ${kernelRelease} has no mount_setattr (needs 5.12)`);
   }
-  notes.push('user namespaces: Skiff does not make idmapped mounts yet');
-  return { recursiveReadOnlyMounts: rro, userNamespaces: false, notes };
+  const userns = idmap.ok && namespaces.includes('user');
+  if (!idmap.ok) notes.push(`user namespaces: ${idmap.reason}`);
+  else if (!userns) notes.push('user namespaces: the runtime does not list the user namespace');
+  return { recursiveReadOnlyMounts: rro, userNamespaces: userns, notes };
 }
 
 /** Asks the runtime binary for its features; a runtime that cannot answer gets none of the optional ones. */
-export async function probeHandlerFeatures(binary: string): Promise<HandlerFeatures> {
+export async function probeHandlerFeatures(binary: string, idmap: IdmapSupport): Promise<HandlerFeatures> {
   const res = await run(binary, ['features'], { timeoutMs: 10_000 }).catch(() => undefined);
-  return handlerFeaturesFrom(res && res.code === 0 ? res.stdout : undefined, os.release());
+  return handlerFeaturesFrom(res && res.code === 0 ? res.stdout : undefined, os.release(), idmap);
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { SkiffError } from '../errors.js';
 import { bindMount, isMountPoint, makeShared, unmount } from '../host/mount.js';
 import { run } from '../host/run.js';
+import type { IdRange, UserNamespaceOps } from '../host/userns.js';
 import type { NamespacePins } from './types.js';
 
 /**
@@ -14,7 +15,10 @@ import type { NamespacePins } from './types.js';
  * copies of the pins alive.
  */
 export class PodNamespaces {
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly userns: Pick<UserNamespaceOps, 'pin'>,
+  ) {}
 
   /** Makes the pin directory a shared bind mount (idempotent). */
   async init(): Promise<void> {
@@ -23,29 +27,43 @@ export class PodNamespaces {
     await makeShared(this.dir);
   }
 
-  pinPaths(sandboxId: string, want: { net: boolean; uts: boolean; ipc: boolean }): NamespacePins {
+  pinPaths(sandboxId: string, want: { net: boolean; uts: boolean; ipc: boolean; user?: boolean }): NamespacePins {
     const p = (kind: string): string => path.join(this.dir, `${sandboxId}.${kind}`);
-    return { ...(want.net ? { net: p('net') } : {}), ...(want.uts ? { uts: p('uts') } : {}), ...(want.ipc ? { ipc: p('ipc') } : {}) };
+    return {
+      ...(want.net ? { net: p('net') } : {}),
+      ...(want.uts ? { uts: p('uts') } : {}),
+      ...(want.ipc ? { ipc: p('ipc') } : {}),
+      ...(want.user ? { user: p('user') } : {}),
+    };
   }
 
   /**
    * Creates and pins the namespaces, sets the hostname (own UTS) and sysctls.
    * On failure whatever was pinned is released.
    */
-  async create(pins: NamespacePins, hostname: string, sysctls: string[]): Promise<void> {
+  async create(pins: NamespacePins, hostname: string, sysctls: string[], userns?: { uids: IdRange; gids: IdRange }): Promise<void> {
     const flags: string[] = [];
     for (const [kind, file] of Object.entries(pins) as [keyof NamespacePins, string][]) {
       await fs.writeFile(file, '', { mode: 0o444 }); // unshare needs the target to exist
-      flags.push(`--${kind}=${file}`);
+      if (kind !== 'user') flags.push(`--${kind}=${file}`);
     }
-    if (flags.length === 0) return;
+    if (flags.length === 0 && !pins.user) return;
     try {
-      // The command runs inside the new namespaces: it sets the hostname there.
-      const cmd = pins.uts ? ['hostname', hostname] : ['true'];
-      const res = await run('unshare', [...flags, '--', ...cmd]);
-      if (res.code !== 0) throw new SkiffError('Internal', `creating pod namespaces: ${res.stderr.trim()}`);
+      if (pins.user) {
+        // The user namespace first, and the others inside it, so that the pod's root owns them.
+        if (!userns) throw new SkiffError('Internal', 'a user namespace pin without mappings');
+        await this.userns.pin({ ...pins, user: pins.user }, userns.uids, userns.gids, pins.uts ? hostname : '');
+      } else {
+        // The command runs inside the new namespaces: it sets the hostname there.
+        const cmd = pins.uts ? ['hostname', hostname] : ['true'];
+        const res = await run('unshare', [...flags, '--', ...cmd]);
+        if (res.code !== 0) throw new SkiffError('Internal', `creating pod namespaces: ${res.stderr.trim()}`);
+      }
       if (sysctls.length) {
-        const enter = Object.entries(pins).map(([kind, file]) => `--${kind}=${file as string}`);
+        // As the host's root: entering the user namespace would lose the right to its own pins.
+        const enter = (Object.entries(pins) as [string, string][])
+          .filter(([kind]) => kind !== 'user')
+          .map(([kind, file]) => `--${kind}=${file}`);
         const set = await run('nsenter', [...enter, '--', 'sysctl', '-w', ...sysctls]);
         if (set.code !== 0) throw new SkiffError('InvalidArgument', `setting sysctls: ${(set.stderr || set.stdout).trim()}`);
       }

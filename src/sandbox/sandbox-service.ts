@@ -5,6 +5,8 @@ import path from 'node:path';
 
 import { invalidArgument, notFound, SkiffError } from '../errors.js';
 import type { HostMounts } from '../host/mount.js';
+import { privateDir } from '../host/private-dir.js';
+import type { IdRange } from '../host/userns.js';
 import type { Logger } from '../log.js';
 import type { CniConfigWatcher } from '../network/cni/conf-dir.js';
 import { type CniRuntime, setupLoopback } from '../network/cni/index.js';
@@ -52,6 +54,23 @@ export interface SandboxServiceOptions {
   infra: InfraRunner;
   mounts: HostMounts;
   log: Logger;
+}
+
+/**
+ * The mappings of a pod with a user namespace of its own (already checked by
+ * checkUserNamespace). Such a pod owns every namespace it has: host network,
+ * IPC or PID would leave it holding none of the host's (kubelet refuses
+ * those combinations too), and a privileged pod cannot be confined to one.
+ */
+function podUserNamespace(config: SandboxConfig): { uids: IdRange; gids: IdRange } | undefined {
+  const u = config.namespaces.userNamespace;
+  if (u?.mode !== 'POD') return undefined;
+  const ns = config.namespaces;
+  const field = 'linux.security_context.namespace_options';
+  for (const kind of ['network', 'ipc', 'pid'] as const)
+    if (ns[kind] === 'NODE') throw invalidArgument(`${field}: a pod with its own user namespace cannot use the host's ${kind} namespace`);
+  if (config.privileged) throw invalidArgument(`${field}: a privileged pod cannot have its own user namespace`);
+  return { uids: u.uids[0]!, gids: u.gids[0]! };
 }
 
 export interface SandboxFilter {
@@ -148,6 +167,7 @@ export class SandboxService {
     const hostNet = ns.network === 'NODE';
     const hostIpc = ns.ipc === 'NODE';
     const own = { net: !hostNet, uts: !hostNet, ipc: !hostIpc };
+    const userns = podUserNamespace(config);
     const sysctls = planSysctls(config.sysctls, own);
     const cgroupParent = cgroupfsParent(config.cgroupParent);
     if (!hostNet && !this.o.cniConfig.current().ready) await this.o.cniConfig.reload(); // a config may have just arrived
@@ -166,7 +186,7 @@ export class SandboxService {
       createdAt: nowNs(),
       runtimeHandler: config.runtimeHandler || this.o.defaultRuntime,
       dir,
-      pins: this.o.namespaces.pinPaths(id, own),
+      pins: this.o.namespaces.pinPaths(id, { ...own, user: userns !== undefined }),
       shmPath: hostIpc ? '/dev/shm' : path.join(dir, 'shm'),
       resolvConfPath: path.join(dir, 'resolv.conf'),
       hostnamePath: path.join(dir, 'hostname'),
@@ -184,7 +204,8 @@ export class SandboxService {
       // Intent first: recovery can undo anything below from this record.
       await this.records.put(record);
       try {
-        await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+        // The pod's files and shm: root's only, or also its own root's group when it has a user namespace.
+        await privateDir(dir, userns?.gids.hostId);
         if (config.logDirectory) await fs.mkdir(config.logDirectory, { recursive: true, mode: 0o755 });
         await fs.writeFile(record.resolvConfPath, resolvConf, { mode: 0o644 });
         // No hostname asked (or host network): the node's, as containerd and CRI-O do.
@@ -195,7 +216,7 @@ export class SandboxService {
           await this.o.mounts.mountTmpfs(record.shmPath, SHM_OPTIONS);
         }
         signal.throwIfAborted();
-        await this.o.namespaces.create(record.pins, hostname, sysctls);
+        await this.o.namespaces.create(record.pins, hostname, sysctls, userns);
         if (record.pins.net && network?.ready) {
           await setupLoopback(this.o.cni, { ...podInfo(record), ifName: 'lo' }, signal);
           await setStatus({ cniAttempted: true });

@@ -49,6 +49,8 @@ export interface NamespacePins {
   net?: string;
   uts?: string;
   ipc?: string;
+  /** A user-namespaced pod's user namespace, which owns its net, UTS and IPC namespaces. */
+  user?: string;
 }
 
 export interface InfraProcess {

@@ -111,7 +111,10 @@ export class OverlaySnapshotter {
    * the overlay mount options for it. Recorded before the directories exist, so
    * a crash leaves nothing unaccounted for.
    */
-  async prepareActive(key: string, parent: string): Promise<{ snapshot: ActiveSnapshot; options: string }> {
+  async prepareActive(
+    key: string,
+    parent: string,
+  ): Promise<{ snapshot: ActiveSnapshot; options: string; layers: { lowers: string[]; upper: string; work: string } }> {
     const lowers = this.lowerDirs(parent);
     let snapshot = this.meta.active![key];
     if (!snapshot) {
@@ -125,7 +128,7 @@ export class OverlaySnapshotter {
     const options = `lowerdir=${lowers.join(':')},upperdir=${path.join(dir, 'fs')},workdir=${path.join(dir, 'work')}`;
     if (options.length > 4000)
       throw new SkiffError('FailedPrecondition', `image has too many layers for one overlay mount (${lowers.length})`);
-    return { snapshot, options };
+    return { snapshot, options, layers: { lowers, upper: path.join(dir, 'fs'), work: path.join(dir, 'work') } };
   }
 
   getActive(key: string): ActiveSnapshot | undefined {

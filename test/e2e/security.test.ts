@@ -3,7 +3,7 @@
 // busybox container, and what cannot be applied must be refused at the call.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -288,43 +288,113 @@ describe('security requests', () => {
       features: { supplementalGroupsPolicy: boolean };
     }>('Status', {});
     const byName = new Map(st.runtimeHandlers.map((h) => [h.name, h.features]));
-    assert.deepEqual(byName.get(''), { recursiveReadOnlyMounts: true, userNamespaces: false });
-    assert.deepEqual(byName.get('runc'), { recursiveReadOnlyMounts: true, userNamespaces: false });
+    // runc joins user namespaces and this kernel idmaps overlay layers (probed at start-up).
+    assert.deepEqual(byName.get(''), { recursiveReadOnlyMounts: true, userNamespaces: true });
+    assert.deepEqual(byName.get('runc'), { recursiveReadOnlyMounts: true, userNamespaces: true });
     assert.equal(st.features.supplementalGroupsPolicy, true);
   });
 
-  it('a user-namespaced pod is refused where no handler supports it, bad mappings are invalid, and nothing is left', async () => {
+  it('a user-namespaced pod: root inside is an unprivileged host uid, the image and volumes belong to it, its pause shares the namespace', async () => {
+    const mapping = [{ containerId: 0, hostId: 200000, length: 65536 }];
+    const usernsPod = (pid: 'POD' | 'CONTAINER'): Record<string, unknown> =>
+      podConfig({
+        logDirectory: `${d.dir}/logs`,
+        linux: {
+          securityContext: {
+            namespaceOptions: { network: 'POD', pid, ipc: 'POD', usernsOptions: { mode: 'POD', uids: mapping, gids: mapping } },
+          },
+        },
+      });
+    const volume = path.join(profiles, 'userns-volume');
+    mkdirSync(volume, { recursive: true });
+    writeFileSync(path.join(volume, 'from-host'), 'x');
+    for (const pid of ['CONTAINER', 'POD'] as const) {
+      const pod = (await d.rt<{ podSandboxId: string }>('RunPodSandbox', { config: usernsPod(pid) })).podSandboxId;
+      n++;
+      const { containerId } = await d.rt<{ containerId: string }>('CreateContainer', {
+        podSandboxId: pod,
+        config: {
+          metadata: { name: `userns${n}`, attempt: 0 },
+          image: { image },
+          command: ['sleep', '3600'],
+          mounts: [{ containerPath: '/vol', hostPath: volume }],
+          linux: {
+            securityContext: {
+              namespaceOptions: { network: 'POD', pid, ipc: 'POD', usernsOptions: { mode: 'POD', uids: mapping, gids: mapping } },
+            },
+          },
+        },
+      });
+      await d.rt('StartContainer', { containerId });
+      const r = await sh(
+        containerId,
+        'cat /proc/self/uid_map; id -u; stat -c "%u %g" /bin/busybox /vol/from-host; touch /made /vol/from-pod-' + pid + ' && echo wrote',
+      );
+      assert.match(r.out, /^\s*0\s+200000\s+65536\n0\n0 0\n0 0\nwrote\n$/, r.err);
+      // On the host the container's root is uid 200000, and what it wrote is 200000's.
+      const st = await d.rt<{ info: Record<string, string> }>('ContainerStatus', { containerId, verbose: true });
+      const hostPid = (JSON.parse(st.info['info'] ?? '{}') as { pid?: number }).pid ?? 0;
+      assert.ok(hostPid > 0);
+      assert.match(readFileSync(`/proc/${hostPid}/status`, 'utf8'), /^Uid:\s+200000\s/m);
+      // The rootfs stores it under the pod's host uid; the idmapped volume under the volume's own owner (root).
+      assert.equal(statSync(path.join(d.stateDir, 'containers', containerId, 'rootfs', 'made')).uid, 200000);
+      assert.equal(statSync(path.join(volume, `from-pod-${pid}`)).uid, 0);
+      if (pid === 'POD') assert.equal((await sh(containerId, 'cat /proc/1/comm')).out.trim(), 'pause');
+      await d.rt('StopPodSandbox', { podSandboxId: pod });
+      await d.rt('RemoveContainer', { containerId });
+      await d.rt('RemovePodSandbox', { podSandboxId: pod });
+    }
+    // Nothing of those pods stays mounted: idmapped layers, volumes and the user namespace pin.
+    const left = readFileSync('/proc/self/mounts', 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(volume) || / \S+\/(l|v)\/\d+ /.test(l) || /\.user /.test(l));
+    assert.deepEqual(left, []);
+  });
+
+  it('user namespace requests that cannot work are refused, and nothing is left', async () => {
     const before = (await d.rt<{ items: unknown[] }>('ListPodSandbox', {})).items.length;
-    const userns = (usernsOptions: Record<string, unknown>): Record<string, unknown> => {
-      const pod = podConfig();
-      (pod['linux'] as { securityContext: { namespaceOptions: Record<string, unknown> } }).securityContext.namespaceOptions[
-        'usernsOptions'
-      ] = usernsOptions;
-      return pod;
-    };
+    const userns = (usernsOptions: Record<string, unknown>, network = 'POD'): Record<string, unknown> =>
+      podConfig({ linux: { securityContext: { namespaceOptions: { network, pid: 'CONTAINER', ipc: 'POD', usernsOptions } } } });
     const mapping = [{ containerId: 0, hostId: 100000, length: 65536 }];
     await assert.rejects(
-      d.rt('RunPodSandbox', { config: userns({ mode: 'POD', uids: mapping, gids: mapping }) }),
-      (err: grpc.ServiceError) => {
-        assert.equal(err.code, grpc.status.FAILED_PRECONDITION);
-        assert.match(err.details, /user namespace/);
-        return true;
-      },
+      d.rt('RunPodSandbox', { config: userns({ mode: 'POD', uids: mapping, gids: mapping }, 'NODE') }),
+      (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT && /host's network/.test(err.details),
     );
     const shifted = [{ containerId: 1, hostId: 100000, length: 65536 }];
     await assert.rejects(
       d.rt('RunPodSandbox', { config: userns({ mode: 'POD', uids: shifted, gids: shifted }) }),
       (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT && /container id 0/.test(err.details),
     );
+    const two = [...mapping, { containerId: 65536, hostId: 300000, length: 10 }];
+    await assert.rejects(
+      d.rt('RunPodSandbox', { config: userns({ mode: 'POD', uids: two, gids: two }) }),
+      (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT && /exactly one/.test(err.details),
+    );
     await assert.rejects(
       d.rt('RunPodSandbox', { config: userns({ mode: 'CONTAINER' }) }),
       (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT,
+    );
+    // An idmapped mount in a pod without a user namespace cannot be applied.
+    await assert.rejects(
+      d.rt('CreateContainer', {
+        podSandboxId: podId,
+        config: {
+          metadata: { name: 'idmap-bad', attempt: 0 },
+          image: { image },
+          mounts: [{ containerPath: '/vol', hostPath: profiles, uidMappings: mapping, gidMappings: mapping }],
+        },
+      }),
+      (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT && /user namespace/.test(err.details),
     );
     // The host's user namespace, said explicitly, is what every pod has.
     const hostUsers = (await d.rt<{ podSandboxId: string }>('RunPodSandbox', { config: userns({ mode: 'NODE' }) })).podSandboxId;
     await d.rt('StopPodSandbox', { podSandboxId: hostUsers });
     await d.rt('RemovePodSandbox', { podSandboxId: hostUsers });
     assert.equal((await d.rt<{ items: unknown[] }>('ListPodSandbox', {})).items.length, before);
+    assert.deepEqual(
+      readdirSync(path.join(d.stateDir, 'ns')).filter((f) => f.endsWith('.user')),
+      [],
+    );
   });
 
   it(
@@ -378,8 +448,13 @@ describe('security requests', () => {
   it("the daemon's directories are private, its lock file 0600, and runtime temporary files stay out of /tmp", async () => {
     const mode = (p: string): number => statSync(p).mode & 0o777;
     assert.ok((mode(d.root) & 0o077) === 0o011 || (mode(d.root) & 0o077) === 0, `root ${mode(d.root).toString(8)}`);
-    for (const sub of ['containers', 'infra', 'pods', 'runtime', 'runtime-tmp', 'exits', 'sockets', 'ns', 'execs'])
+    for (const sub of ['runtime', 'runtime-tmp', 'exits', 'sockets', 'ns', 'execs'])
       assert.equal(mode(path.join(d.stateDir, sub)), 0o700, sub);
+    // Tops of per-container and per-pod directories: traversable, not listable; each one below is 0700.
+    for (const sub of ['containers', 'infra', 'pods']) assert.equal(mode(path.join(d.stateDir, sub)), 0o711, sub);
+    for (const sub of ['containers', 'pods'])
+      for (const one of readdirSync(path.join(d.stateDir, sub)))
+        assert.equal(mode(path.join(d.stateDir, sub, one)), 0o700, `${sub}/${one}`);
     for (const sub of ['content', 'snapshots', 'sandboxes', 'images']) assert.equal(mode(path.join(d.root, sub)), 0o700, sub);
     assert.equal(mode(path.join(d.root, 'skiff.lock')), 0o600);
     const tmpBefore = readdirSync(tmpdir()).filter((f) => f.startsWith('skiff-exec-')).length;

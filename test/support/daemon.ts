@@ -65,6 +65,8 @@ export class TestDaemon {
 
   static async start(options: DaemonOptions = {}): Promise<TestDaemon> {
     const dir = options.dir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'skiff-test-')));
+    // Traversable (as /run is), so that user-namespaced pods' roots reach their bundles.
+    await fs.chmod(dir, 0o711);
     const socket = path.join(dir, 'skiff.sock');
     const configFile = path.join(dir, 'config.toml');
     const toml = [

@@ -182,9 +182,11 @@ export class FakeSnapshots implements SnapshotOps {
 
   async prepareActive(key: string, parent: string): ReturnType<SnapshotOps['prepareActive']> {
     this.active.set(key, parent);
-    return { snapshot: { key, parent, id: 1, createdAt: '' }, options: `lowerdir=/fake/${parent}` } as Awaited<
-      ReturnType<SnapshotOps['prepareActive']>
-    >;
+    return {
+      snapshot: { key, parent, id: 1, createdAt: '' },
+      options: `lowerdir=/fake/${parent}`,
+      layers: { lowers: [`/fake/${parent}`], upper: '/fake/upper', work: '/fake/work' },
+    } as Awaited<ReturnType<SnapshotOps['prepareActive']>>;
   }
 
   async removeActive(key: string): Promise<void> {

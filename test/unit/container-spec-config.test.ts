@@ -151,7 +151,9 @@ describe('toContainerConfig', () => {
         ['/b', 'bidirectional', false, true, true],
       ],
     );
-    invalid(() => toContainerConfig(proto({ mounts: [mount({ uidMappings: [{ hostId: 1, containerId: 0, length: 1 }] })] })), 'idmapped');
+    // Mappings are kept for CreateContainer to judge against the pod's user namespace.
+    const idmapped = toContainerConfig(proto({ mounts: [mount({ uidMappings: [{ hostId: 1, containerId: 0, length: 1 }] })] }));
+    assert.deepEqual(idmapped.mounts[0]?.idmap, { uids: [{ containerId: 0, hostId: 1, length: 1 }], gids: [] });
   });
 
   it('maps the security context', () => {

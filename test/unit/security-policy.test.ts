@@ -68,18 +68,27 @@ describe('user namespace requests', () => {
   });
 });
 
+const NO_IDMAP = { ok: false as const, reason: 'no idmap here' };
+
 describe('runtime handler features', () => {
   it('rro where the runtime lists it and the kernel has mount_setattr', () => {
     const json = JSON.stringify({ mountOptions: ['ro', 'rro', 'rbind'] });
-    assert.equal(handlerFeaturesFrom(json, '6.1.0-18-amd64').recursiveReadOnlyMounts, true);
-    assert.equal(handlerFeaturesFrom(json, '5.10.0').recursiveReadOnlyMounts, false);
-    assert.equal(handlerFeaturesFrom(JSON.stringify({ mountOptions: ['ro'] }), '6.1').recursiveReadOnlyMounts, false);
+    assert.equal(handlerFeaturesFrom(json, '6.1.0-18-amd64', NO_IDMAP).recursiveReadOnlyMounts, true);
+    assert.equal(handlerFeaturesFrom(json, '5.10.0', NO_IDMAP).recursiveReadOnlyMounts, false);
+    assert.equal(handlerFeaturesFrom(JSON.stringify({ mountOptions: ['ro'] }), '6.1', NO_IDMAP).recursiveReadOnlyMounts, false);
   });
-  it('nothing optional when the runtime cannot say; never user namespaces', () => {
-    const none = handlerFeaturesFrom(undefined, '6.1');
+  it('user namespaces where the runtime lists them and the host idmaps layers', () => {
+    const json = JSON.stringify({ mountOptions: [], linux: { namespaces: ['mount', 'user', 'pid'] } });
+    assert.equal(handlerFeaturesFrom(json, '6.1', { ok: true }).userNamespaces, true);
+    assert.equal(handlerFeaturesFrom(json, '6.1', NO_IDMAP).userNamespaces, false);
+    assert.ok(handlerFeaturesFrom(json, '6.1', NO_IDMAP).notes.some((n) => n.includes('no idmap here')));
+    assert.equal(handlerFeaturesFrom(JSON.stringify({ linux: { namespaces: ['mount'] } }), '6.1', { ok: true }).userNamespaces, false);
+  });
+  it('nothing optional when the runtime cannot say', () => {
+    const none = handlerFeaturesFrom(undefined, '6.1', NO_IDMAP);
     assert.equal(none.recursiveReadOnlyMounts, false);
-    assert.equal(handlerFeaturesFrom('not json', '6.1').recursiveReadOnlyMounts, false);
-    assert.equal(handlerFeaturesFrom(JSON.stringify({ mountOptions: ['rro'] }), '6.1').userNamespaces, false);
+    assert.equal(handlerFeaturesFrom('not json', '6.1', NO_IDMAP).recursiveReadOnlyMounts, false);
+    assert.equal(handlerFeaturesFrom(JSON.stringify({ mountOptions: ['rro'] }), '6.1', NO_IDMAP).userNamespaces, false);
     assert.ok(none.notes.some((n) => n.includes('features')));
   });
 });

@@ -7,7 +7,7 @@ import type { ImageConfig } from '../../image/oci-types.js';
 import type { SandboxRecord } from '../../sandbox/types.js';
 import { apparmorFor, loadedProfiles } from '../../security/apparmor.js';
 import { seccompFor } from '../../security/seccomp/seccomp-filter.js';
-import type { ContainerConfig } from '../types.js';
+import type { ContainerConfig, IdMapping } from '../types.js';
 import { specAnnotations } from './annotations.js';
 import { capabilitySets, checkCapabilities } from './capabilities.js';
 import { OCI_VERSION } from './defaults.js';
@@ -15,7 +15,7 @@ import { hostDevice } from './devices.js';
 import { processEnv } from './env.js';
 import { containerMounts } from './mounts.js';
 import { namespaces } from './namespaces.js';
-import type { OciDevice, OciDeviceRule, OciRlimit, OciSpec } from './oci-spec.js';
+import type { OciDevice, OciDeviceRule, OciIdMapping, OciRlimit, OciSpec } from './oci-spec.js';
 import { processArgs } from './process-args.js';
 import { cgroupResources } from './resources.js';
 
@@ -56,6 +56,16 @@ export interface SpecInput {
  */
 export function processGroups(user: { gid: number; additionalGids: readonly number[] }): number[] {
   return [...new Set([user.gid, ...user.additionalGids])].sort((a, b) => a - b);
+}
+
+/** The pod's user namespace mappings, in OCI form, when it has one pinned. */
+function userNamespaceMappings(
+  sandbox: SandboxRecord,
+): { uidMappings: OciIdMapping[]; gidMappings: OciIdMapping[] } | Record<string, never> {
+  const u = sandbox.config.namespaces.userNamespace;
+  if (!sandbox.pins.user || u?.mode !== 'POD') return {};
+  const oci = (l: readonly IdMapping[]) => l.map((m) => ({ containerID: m.containerId, hostID: m.hostId, size: m.length }));
+  return { uidMappings: oci(u.uids), gidMappings: oci(u.gids) };
 }
 
 /** A CRI bind of /dev replaces the container's whole /dev: no device nodes go there. */
@@ -133,6 +143,7 @@ export function buildSpec(input: SpecInput): OciSpec {
         cgroupV2: input.host.cgroup.cgroupV2,
         privileged: sc.privileged,
       }),
+      ...userNamespaceMappings(sandbox),
       cgroupsPath: input.cgroupsPath,
       resources: {
         devices: deviceRules,

@@ -33,6 +33,8 @@ export function namespaces(n: NamespaceInput): OciNamespace[] {
     case 'NODE':
       break;
   }
+  // A user-namespaced pod's containers join its user namespace, which owns the pod's others.
+  if (n.pins.user) out.push({ type: 'user', path: n.pins.user });
   if (n.pins.net) out.push({ type: 'network', path: n.pins.net });
   if (n.pins.ipc) out.push({ type: 'ipc', path: n.pins.ipc });
   if (n.pins.uts) out.push({ type: 'uts', path: n.pins.uts });

@@ -106,8 +106,17 @@ export interface OciResources {
 
 export type OciPropagation = 'rprivate' | 'rslave' | 'rshared' | 'private' | 'slave' | 'shared';
 
+export interface OciIdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
 export interface OciLinux {
   namespaces: OciNamespace[];
+  /** With a user namespace: its mappings (runc wants them even when joining one). */
+  uidMappings?: OciIdMapping[];
+  gidMappings?: OciIdMapping[];
   cgroupsPath: string;
   resources: OciResources;
   devices: OciDevice[];

@@ -106,8 +106,8 @@ export function toContainerConfig(c: ContainerConfig__Output | null): ContainerC
     mounts: c.mounts.map((m) => {
       const propagation = FROM_PROTO_PROPAGATION[m.propagation];
       if (!propagation) throw invalidArgument(`mount ${m.containerPath}: unknown propagation ${String(m.propagation)}`);
-      if (m.uidMappings.length || m.gidMappings.length)
-        throw invalidArgument(`mount ${m.containerPath}: idmapped mounts are not supported`);
+      const ids = (l: typeof m.uidMappings) => l.map((x) => ({ containerId: x.containerId, hostId: x.hostId, length: x.length }));
+      const idmap = m.uidMappings.length || m.gidMappings.length ? { idmap: { uids: ids(m.uidMappings), gids: ids(m.gidMappings) } } : {};
       if (m.image?.image) throw invalidArgument(`mount ${m.containerPath}: image volumes are not supported`);
       return {
         containerPath: m.containerPath,
@@ -116,6 +116,7 @@ export function toContainerConfig(c: ContainerConfig__Output | null): ContainerC
         selinuxRelabel: m.selinuxRelabel,
         propagation,
         recursiveReadOnly: m.recursiveReadOnly,
+        ...idmap,
       };
     }),
     devices: c.devices.map((d) => ({ containerPath: d.containerPath, hostPath: d.hostPath, permissions: d.permissions })),
