@@ -1,8 +1,9 @@
 // critest (cri-tools' conformance suite) against the built daemon, with the
 // images it asks for served from the test registry. cri-tools is not packaged
 // in Debian: this runs when `critest` is on PATH and is skipped otherwise.
-// SKIFF_CRITEST_FOCUS picks the specs (a ginkgo regexp; default: the
-// streaming ones); an empty value runs the whole suite.
+// SKIFF_CRITEST_FOCUS picks the specs (a ginkgo regexp; default: the whole
+// suite); SKIFF_CRITEST_SKIP leaves some out (default: the two specs no image
+// built here can pass, see docs/testing.md).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -14,12 +15,23 @@ import { TestNetwork } from '../support/network.js';
 import { TestRegistry } from '../support/registry.js';
 
 const haveCritest = spawnSync('critest', ['--version'], { stdio: 'ignore' }).status === 0;
-const focus = process.env['SKIFF_CRITEST_FOCUS'] ?? 'Streaming';
+const focus = process.env['SKIFF_CRITEST_FOCUS'] ?? '';
+const skip = process.env['SKIFF_CRITEST_SKIP'] ?? 'runtime should support MaskedPaths|public image with digest';
+
+/** The host's SysV shared memory ids: critest's HostIpc specs make segments with ipcmk and leave them. */
+const shmIds = (): Set<string> =>
+  new Set(
+    (spawnSync('ipcs', ['-m'], { encoding: 'utf8' }).stdout ?? '')
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/)[1] ?? '')
+      .filter((id) => /^\d+$/.test(id)),
+  );
 
 describe('critest', { skip: haveCritest ? false : 'critest is not on PATH' }, () => {
   let registry: TestRegistry;
   let d: TestDaemon;
   let netw: TestNetwork;
+  const shmBefore = shmIds();
 
   before(async () => {
     registry = await TestRegistry.start();
@@ -31,6 +43,7 @@ describe('critest', { skip: haveCritest ? false : 'critest is not on PATH' }, ()
     await d.waitNetworkReady();
   });
   after(async () => {
+    for (const id of shmIds()) if (!shmBefore.has(id)) spawnSync('ipcrm', ['-m', id]);
     await d?.destroy();
     netw?.cleanup();
     await registry?.stop();
@@ -45,6 +58,7 @@ describe('critest', { skip: haveCritest ? false : 'critest is not on PATH' }, ()
       endpoint,
       '--ginkgo.no-color',
       ...(focus ? ['--ginkgo.focus', focus] : []),
+      ...(skip ? ['--ginkgo.skip', skip] : []),
     ];
     const child = spawn('critest', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

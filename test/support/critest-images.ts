@@ -113,16 +113,17 @@ export async function pushCritestImages(registryUrl: string): Promise<void> {
 /** gcr.io/k8s-staging-cri-tools/test-image-*: the Image Manager and user specs' images. */
 async function pushStagingImages(registryUrl: string): Promise<void> {
   const repo = (name: string) => `k8s-staging-cri-tools/${name}`;
-  const plain = image([], {});
+  // Each its own image (a file naming it), so that no spec sees another's tags on its image id;
+  // test-image-tags:1..3 are one image under three tags, as the spec wants.
+  const named = (name: string) => image([{ type: 'file', name: 'image-name', data: `${name}\n` }], {});
   for (const [name, tag] of [
     ['test-image-tag', 'test'],
     ['test-image-tag', 'all'],
     ['test-image-latest', 'latest'],
-    ['test-image-tags', '1'],
-    ['test-image-tags', '2'],
-    ['test-image-tags', '3'],
   ] as const)
-    await pushImage(registryUrl, repo(name), tag, plain);
+    await pushImage(registryUrl, repo(name), tag, named(`${name}:${tag}`));
+  const tags = named('test-image-tags');
+  for (const tag of ['1', '2', '3']) await pushImage(registryUrl, repo('test-image-tags'), tag, tags);
   // Different images: each with a file of its own.
   for (const n of [1, 2, 3])
     await pushImage(registryUrl, repo(`test-image-${n}`), 'latest', image([{ type: 'file', name: `image-${n}`, data: `${n}\n` }], {}));
