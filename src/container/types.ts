@@ -13,7 +13,7 @@ export interface ContainerMount {
   containerPath: string;
   hostPath: string;
   readonly: boolean;
-  /** Stored only: Skiff applies no SELinux labels. */
+  /** Skiff applies no SELinux labels: refused on an SELinux host, meaningless elsewhere. */
   selinuxRelabel: boolean;
   propagation: MountPropagation;
   /** Read-only all the way down (submounts too); needs readonly and private propagation. */
@@ -111,6 +111,8 @@ export interface ContainerSecurityContext {
   seccomp?: SecurityProfile;
   /** Applied where the host has AppArmor (see security/apparmor). */
   apparmor?: SecurityProfile;
+  /** An SELinux label was asked for (any selinux_options field set). */
+  selinuxLabel?: boolean;
 }
 
 export interface ContainerMetadata {

@@ -23,6 +23,8 @@ export interface HostFeatures {
   readonly ownOomScoreAdj: number;
   /** AppArmor is enabled in the kernel (securityfs shows it): profiles can be applied. */
   readonly apparmor: boolean;
+  /** SELinux is enabled (selinuxfs is mounted): labels would matter, and Skiff applies none. */
+  readonly selinux: boolean;
 }
 
 /** Capability names by bit number (linux/capability.h). */
@@ -83,6 +85,8 @@ export interface ProbeRoots {
   procSelf?: string;
   /** Where securityfs is mounted (default /sys/kernel/security). */
   securityfs?: string;
+  /** SELinux's enforce file (default /sys/fs/selinux/enforce). */
+  selinuxfs?: string;
 }
 
 export async function probeHostFeatures(roots: ProbeRoots = {}): Promise<HostFeatures> {
@@ -100,5 +104,6 @@ export async function probeHostFeatures(roots: ProbeRoots = {}): Promise<HostFea
     boundingCaps: capabilityNames(/CapBnd:\s*([0-9a-f]+)/.exec(status)?.[1] ?? '0'),
     ownOomScoreAdj: Number(oom.trim()) || 0,
     apparmor: existsSync(`${roots.securityfs ?? '/sys/kernel/security'}/apparmor`),
+    selinux: existsSync(roots.selinuxfs ?? '/sys/fs/selinux/enforce'),
   };
 }

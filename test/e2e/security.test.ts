@@ -467,10 +467,12 @@ describe('security requests', () => {
     assert.equal(readdirSync(tmpdir()).filter((f) => f.startsWith('skiff-exec-')).length, tmpBefore);
   });
 
-  it('killing the pause process of a shared-PID pod makes the pod NOTREADY and refuses new containers in it', async () => {
+  it("a shared-PID pod's pause process runs under the pod's seccomp profile; killing it makes the pod NOTREADY and refuses new containers", async () => {
     const pod = podConfig({
       logDirectory: `${d.dir}/logs`,
-      linux: { securityContext: { namespaceOptions: { network: 'POD', pid: 'POD', ipc: 'POD' } } },
+      linux: {
+        securityContext: { namespaceOptions: { network: 'POD', pid: 'POD', ipc: 'POD' }, seccomp: { profileType: 'RuntimeDefault' } },
+      },
     });
     const shared = (await d.rt<{ podSandboxId: string }>('RunPodSandbox', { config: pod })).podSandboxId;
     const first = await running({ namespaceOptions: { network: 'POD', pid: 'POD', ipc: 'POD' } }, shared);
@@ -478,6 +480,10 @@ describe('security requests', () => {
     const info = await d.rt<{ info: Record<string, string> }>('PodSandboxStatus', { podSandboxId: shared, verbose: true });
     const pausePid = (JSON.parse(info.info['info'] ?? '{}') as { pid?: number }).pid ?? 0;
     assert.ok(pausePid > 1, 'pause pid');
+    const pauseStatus = readFileSync(`/proc/${pausePid}/status`, 'utf8');
+    assert.equal(statusField(pauseStatus, 'Seccomp'), '2');
+    assert.equal(statusField(pauseStatus, 'NoNewPrivs'), '1');
+    assert.equal(statusField(pauseStatus, 'CapEff'), '0000000000000000');
     process.kill(pausePid, 'SIGKILL');
     const deadline = Date.now() + 15_000;
     let state = '';

@@ -122,6 +122,7 @@ async function world(): Promise<World> {
         boundingCaps: ['CAP_CHOWN', 'CAP_KILL'],
         ownOomScoreAdj: 0,
         apparmor: false,
+        selinux: false,
       },
       exitDir,
       socketDir,

@@ -72,13 +72,14 @@ function image(cfg: ImageConfig['config'] = {}): ImageConfig {
 
 /** A cgroup v1 host with swap accounting and no usable hugetlb, unless told otherwise. */
 function host(
-  over: { cgroup?: Partial<HostFeatures['cgroup']>; boundingCaps?: readonly string[]; ownOomScoreAdj?: number } = {},
+  over: { cgroup?: Partial<HostFeatures['cgroup']>; boundingCaps?: readonly string[]; ownOomScoreAdj?: number; selinux?: boolean } = {},
 ): HostFeatures {
   return {
     cgroup: { cgroupV2: false, swapAccounting: true, hugetlb: false, ...over.cgroup },
     boundingCaps: over.boundingCaps ?? BOUNDING,
     ownOomScoreAdj: over.ownOomScoreAdj ?? 0,
     apparmor: false,
+    selinux: over.selinux ?? false,
   };
 }
 
@@ -355,6 +356,13 @@ describe('buildSpec: mounts', () => {
       'FailedPrecondition',
       'runtime handler "crun"',
     );
+  });
+  it('SELinux labels: refused where SELinux is on (none are applied), no-ops where it is off', () => {
+    const labelled = config({}, { selinuxLabel: true });
+    throwsKind(() => buildSpec(input({ config: labelled, host: host({ selinux: true }) })), 'FailedPrecondition', 'SELinux');
+    const relabel = config({ mounts: [mount({ selinuxRelabel: true })] });
+    throwsKind(() => buildSpec(input({ config: relabel, host: host({ selinux: true }) })), 'FailedPrecondition', 'SELinux');
+    buildSpec(input({ config: labelled }));
   });
   it('AppArmor Localhost is refused on a host without AppArmor', () => {
     throwsKind(

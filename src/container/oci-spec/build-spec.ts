@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 
-import { invalidArgument } from '../../errors.js';
+import { failedPrecondition, invalidArgument } from '../../errors.js';
 import type { HostFeatures } from '../../host/features.js';
 import type { ImageConfig } from '../../image/oci-types.js';
 import type { SandboxRecord } from '../../sandbox/types.js';
@@ -112,6 +112,9 @@ export function buildSpec(input: SpecInput): OciSpec {
     ? [{ allow: true, access: 'rwm' }]
     : [{ allow: false, access: 'rwm' }, ...devices.map((d) => d.rule)];
 
+  // No SELinux support: where SELinux is on, a label or relabel asked for cannot be honoured.
+  if (input.host.selinux && (sc.selinuxLabel || config.mounts.some((m) => m.selinuxRelabel)))
+    throw failedPrecondition('SELinux labels were asked for, but Skiff applies none and SELinux is enabled on this host');
   if (!sc.privileged) checkCapabilities(sc.capabilities, input.host.boundingCaps);
   const capabilities = capabilitySets(sc.capabilities, sc.privileged, input.host.boundingCaps);
   const seccomp = seccompFor(sc.seccomp, sc.privileged, capabilities.effective);

@@ -153,6 +153,7 @@ export function toContainerConfig(c: ContainerConfig__Output | null): ContainerC
         readonlyPaths: [...(sc?.readonlyPaths ?? [])],
         ...(seccomp ? { seccomp } : {}),
         ...(apparmor ? { apparmor } : {}),
+        ...(sc?.selinuxOptions && Object.values(sc.selinuxOptions).some((v) => v !== '') ? { selinuxLabel: true } : {}),
       },
     },
   };
