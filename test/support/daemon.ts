@@ -84,7 +84,9 @@ export class TestDaemon {
     await fs.writeFile(configFile, toml);
     await fs.mkdir(path.join(dir, 'cni', 'net.d'), { recursive: true });
     const output = { text: '' };
-    const child = spawn(process.execPath, [MAIN_JS, 'daemon', '--config', configFile, ...(options.args ?? [])], {
+    // SKIFF_TEST_NODE_ARGS: Node flags for the daemon only (benchmarks profile it with --cpu-prof).
+    const nodeArgs = (process.env['SKIFF_TEST_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, MAIN_JS, 'daemon', '--config', configFile, ...(options.args ?? [])], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout.on('data', (d: Buffer) => (output.text += d.toString()));
