@@ -10,11 +10,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { TestDaemon } from '../test/support/daemon.js';
-import { busyboxImage, pauseImage, pushImage } from '../test/support/images.js';
-import { TestRegistry } from '../test/support/registry.js';
-import { Containerd } from './harness/containerd.js';
 import type { DriverResult } from './harness/kubelet-driver.js';
+import { PAUSE, startBenchRuntimes } from './harness/runtimes.js';
 import { median, percentile } from './harness/stats.js';
 
 const RUNS = (process.env['BENCH_LOAD'] ?? 'stress:10,stress:30,steady:110').split(',').map((r) => {
@@ -23,17 +20,6 @@ const RUNS = (process.env['BENCH_LOAD'] ?? 'stress:10,stress:30,steady:110').spl
 });
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 60);
 const DRIVER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'harness', 'kubelet-driver.js');
-
-function conflist(bridge: string, subnet: string, ipam: string): string {
-  return JSON.stringify({
-    cniVersion: '1.0.0',
-    name: 'bench',
-    plugins: [
-      { type: 'bridge', bridge, isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet }]], dataDir: ipam } },
-      { type: 'portmap', capabilities: { portMappings: true } },
-    ],
-  });
-}
 
 function runDriver(socket: string, profile: string, pods: number, image: string, logDir: string): Promise<DriverResult> {
   return new Promise((resolve, reject) => {
@@ -86,32 +72,13 @@ function table(profile: string, pods: number, s: DriverResult, k: DriverResult):
 }
 
 async function main(): Promise<void> {
-  const registry = await TestRegistry.start();
-  await pushImage(registry.url, 'pause', '3.10', pauseImage());
-  await pushImage(registry.url, 'bench/busybox', '1', busyboxImage());
-  const image = `${registry.host}/bench/busybox:1`;
-
-  const skiff = await TestDaemon.start({ topToml: 'pause_image = "registry.k8s.io/pause:3.10"', args: ['--log-level', 'warn'] });
-  await fs.mkdir(path.join(skiff.registryConfigDir, 'registry.k8s.io'), { recursive: true });
-  await fs.writeFile(
-    path.join(skiff.registryConfigDir, 'registry.k8s.io', 'hosts.toml'),
-    `server = "https://registry.k8s.io"\n[host."http://${registry.host}"]\ncapabilities = ["pull", "resolve"]\n`,
-  );
-  await fs.writeFile(path.join(skiff.cniConfDir, '10-bench.conflist'), conflist('skload0', '10.240.0.0/16', path.join(skiff.dir, 'ipam')));
-  const ctdCni = path.join(skiff.dir, 'containerd-net.d');
-  await fs.mkdir(ctdCni, { recursive: true });
-  await fs.writeFile(path.join(ctdCni, '10-bench.conflist'), conflist('ctload0', '10.241.0.0/16', path.join(skiff.dir, 'ctd-ipam')));
-  const ctd = await Containerd.start({
-    registryHosts: [registry.host],
-    mirrors: { 'registry.k8s.io': registry.host },
-    cniConfDir: ctdCni,
-    pauseImage: 'registry.k8s.io/pause:3.10',
-  });
+  const both = await startBenchRuntimes({ name: 'load', octet: 240 }, 'warn');
+  const { image, skiff, containerd: ctd } = both;
   const logDir = path.join(skiff.dir, 'logs');
   try {
     for (const pull of [(r: object) => skiff.img('PullImage', r, 600000), (r: object) => ctd.call(ctd.image, 'PullImage', r)]) {
       await pull({ image: { image } });
-      await pull({ image: { image: 'registry.k8s.io/pause:3.10' } });
+      await pull({ image: { image: PAUSE } });
     }
     await skiff.waitNetworkReady();
     const out: string[] = [
@@ -126,12 +93,7 @@ async function main(): Promise<void> {
     }
     process.stdout.write('\n' + out.join('\n') + '\n');
   } finally {
-    await ctd.stop().catch(() => undefined);
-    await skiff.destroy();
-    await registry.stop();
-    const { spawnSync } = await import('node:child_process');
-    spawnSync('ip', ['link', 'del', 'skload0']);
-    spawnSync('ip', ['link', 'del', 'ctload0']);
+    await both.stop();
   }
 }
 

@@ -3,17 +3,13 @@
 // same CNI plugins, same pause image, same run) and the floor (ip netns + CNI
 // plugins + conmon/runc by hand; overlay mount + conmon + runc create/start for
 // a container; `runc exec` for ExecSync; none for a list, which has no tool).
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { runChecked } from '../src/host/run.js';
-import { TestDaemon } from '../test/support/daemon.js';
-import { busyboxImage, pauseImage, pushImage } from '../test/support/images.js';
-import { TestRegistry } from '../test/support/registry.js';
-import { Containerd } from './harness/containerd.js';
 import { Floor } from './harness/floor.js';
 import { measureLists } from './harness/list-client.js';
+import { startBenchRuntimes } from './harness/runtimes.js';
 import { median, percentile, row, TABLE_HEADER, timed } from './harness/stats.js';
 
 const N = Number(process.env['BENCH_PODS'] ?? 30);
@@ -30,17 +26,6 @@ interface Cri {
   imageId?: string;
   rt<T = Record<string, unknown>>(method: string, req: object): Promise<T>;
   img<T = Record<string, unknown>>(method: string, req: object): Promise<T>;
-}
-
-function conflist(bridge: string, subnet: string, ipam: string): string {
-  return JSON.stringify({
-    cniVersion: '1.0.0',
-    name: 'bench',
-    plugins: [
-      { type: 'bridge', bridge, isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet }]], dataDir: ipam } },
-      { type: 'portmap', capabilities: { portMappings: true } },
-    ],
-  });
 }
 
 let seq = 0;
@@ -199,28 +184,8 @@ async function measure(runtimes: [Cri, Cri], image: string, logDir: string): Pro
 }
 
 async function main(): Promise<void> {
-  const registry = await TestRegistry.start();
-  await pushImage(registry.url, 'pause', '3.10', pauseImage());
-  await pushImage(registry.url, 'bench/busybox', '1', busyboxImage());
-  const image = `${registry.host}/bench/busybox:1`;
-
-  const skiff = await TestDaemon.start({ topToml: 'pause_image = "registry.k8s.io/pause:3.10"', args: ['--log-level', 'info'] });
-  await fs.mkdir(path.join(skiff.registryConfigDir, 'registry.k8s.io'), { recursive: true });
-  await fs.writeFile(
-    path.join(skiff.registryConfigDir, 'registry.k8s.io', 'hosts.toml'),
-    `server = "https://registry.k8s.io"\n[host."http://${registry.host}"]\ncapabilities = ["pull", "resolve"]\n`,
-  );
-  await fs.writeFile(path.join(skiff.cniConfDir, '10-bench.conflist'), conflist('skbench0', '10.236.0.0/16', path.join(skiff.dir, 'ipam')));
-
-  const ctdCni = path.join(skiff.dir, 'containerd-net.d');
-  await fs.mkdir(ctdCni, { recursive: true });
-  await fs.writeFile(path.join(ctdCni, '10-bench.conflist'), conflist('ctbench0', '10.237.0.0/16', path.join(skiff.dir, 'ctd-ipam')));
-  const ctd = await Containerd.start({
-    registryHosts: [registry.host],
-    mirrors: { 'registry.k8s.io': registry.host },
-    cniConfDir: ctdCni,
-    pauseImage: 'registry.k8s.io/pause:3.10',
-  });
+  const both = await startBenchRuntimes({ name: 'bench', octet: 236 });
+  const { image, skiff, containerd: ctd } = both;
   const floor = await Floor.create('10.238.0.0/16');
   const logDir = path.join(skiff.dir, 'logs');
   const skiffCri: Cri = {
@@ -308,12 +273,7 @@ async function main(): Promise<void> {
     await removeAll(skiffCri).catch(() => undefined);
     await removeAll(ctdCri).catch(() => undefined);
     await floor.cleanup().catch(() => undefined);
-    await ctd.stop().catch(() => undefined);
-    await skiff.destroy();
-    await registry.stop();
-    const { spawnSync } = await import('node:child_process');
-    spawnSync('ip', ['link', 'del', 'skbench0']);
-    spawnSync('ip', ['link', 'del', 'ctbench0']);
+    await both.stop();
   }
 }
 

@@ -33,8 +33,14 @@ export interface DriverResult {
   /** One relist: ListPodSandbox then ListContainers, in ms. */
   relist: number[];
   restarts: { due: number; done: number; exitToSeen: number[]; seenToRunning: number[] };
-  /** Busy CPU of the whole machine during the window, minus this driver's own, per second of wall time. */
+  /**
+   * Busy CPU of the whole machine during the window, minus this driver's own,
+   * per second of wall time: the runtime's processes, their children and the
+   * kernel work they cause (the window starts once the machine is quiet).
+   */
   runtimeCpuPerSecond: number;
+  /** How long the driver waited for the machine to be quiet before the window. */
+  settledMs: number;
   seconds: number;
 }
 
@@ -57,6 +63,25 @@ async function machineCpu(): Promise<{ busy: number; total: number }> {
   const idle = (v[3] ?? 0) + (v[4] ?? 0);
   const total = v.reduce((a, b) => a + b, 0);
   return { busy: total - idle, total };
+}
+
+/**
+ * Waits until the machine is quiet (under 15 % busy over two half-second
+ * samples in a row, at most 90 s): the kernel keeps tearing down the previous
+ * run's namespaces and mounts for a while, and that must not count as this
+ * runtime's CPU. Returns how long it waited.
+ */
+async function settle(): Promise<number> {
+  const start = performance.now();
+  let quiet = 0;
+  let prev = await machineCpu();
+  while (quiet < 2 && performance.now() - start < 90_000) {
+    await sleep(500);
+    const now = await machineCpu();
+    quiet = (now.busy - prev.busy) / Math.max(1, now.total - prev.total) < 0.15 ? quiet + 1 : 0;
+    prev = now;
+  }
+  return performance.now() - start;
 }
 
 export async function drive(
@@ -123,6 +148,7 @@ export async function drive(
     );
   }
 
+  const settledMs = await settle();
   const probes = { total: 0, missed: 0 };
   const relist: number[] = [];
   const restarts = { due: 0, done: 0, exitToSeen: [] as number[], seenToRunning: [] as number[] };
@@ -244,7 +270,16 @@ export async function drive(
     );
   }
   client.close();
-  return { rpc, errors, probes, relist, restarts, runtimeCpuPerSecond: Math.max(0, busySeconds - driverSeconds) / wall, seconds: wall };
+  return {
+    rpc,
+    errors,
+    probes,
+    relist,
+    restarts,
+    runtimeCpuPerSecond: Math.max(0, busySeconds - driverSeconds) / wall,
+    settledMs,
+    seconds: wall,
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
