@@ -12,8 +12,8 @@
 //     in ten crash-looping with kubelet's back-off (10 s doubling to 5 min).
 //   Both relist (ListPodSandbox + ListContainers) every second, sync each pod
 //   whose containers changed (PodSandboxStatus, ListContainers for the pod,
-//   ContainerStatus of each) and every pod every 10 s, and call
-//   ListContainerStats and ListPodSandboxStats every 10 s.
+//   ContainerStatus of each) and every pod every 10 s (spread over the 10 s),
+//   and call ListContainerStats and ListPodSandboxStats every 10 s.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
@@ -234,9 +234,8 @@ export async function drive(
     for (const p of dirty) p.dirty = false;
     await Promise.all(dirty.map(syncPod));
   });
-  every(10_000, 2000, async () => {
-    await Promise.all(all.map(syncPod));
-  });
+  // The periodic resync of every pod, spread over the period as kubelet's pod workers are.
+  for (const [i, pod] of all.entries()) every(10_000, 2000 + (i * 10_000) / all.length, () => syncPod(pod));
   every(10_000, 3000, async () => {
     await call('ListContainerStats', {});
     await call('ListPodSandboxStats', {});

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+
+import { readSmallFile } from '../stats/read-file.js';
 
 const SYS_NET = '/sys/class/net';
 
@@ -23,7 +24,8 @@ export interface InterfaceCounters {
 /** The pod's view of its traffic: what the host end received, the pod sent (and the reverse). */
 export async function podSideCounters(veth: string): Promise<InterfaceCounters | undefined> {
   const read = async (name: string): Promise<number> =>
-    Number((await readFile(path.join(SYS_NET, veth, 'statistics', name), 'utf8')).trim());
+    // sysfs attributes: one open and read each (readSmallFile), as the cgroup files are.
+    Number((await readSmallFile(path.join(SYS_NET, veth, 'statistics', name))).trim());
   try {
     const [rxB, rxE, txB, txE] = await Promise.all([read('rx_bytes'), read('rx_errors'), read('tx_bytes'), read('tx_errors')]);
     return { rxBytes: txB, rxErrors: txE, txBytes: rxB, txErrors: rxE };

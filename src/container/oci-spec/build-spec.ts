@@ -80,7 +80,7 @@ const absolute = (p: string): string => path.posix.resolve('/', p);
  * host-path.ts); nothing is created or changed.
  *
  * Seccomp: see security/seccomp/seccomp-filter.ts (a Localhost profile file
- * is read here); AppArmor: security/apparmor.ts. SELinux labels are only stored.
+ * is read here); AppArmor: security/apparmor.ts. SELinux labels are never applied (refused on SELinux hosts).
  */
 export function buildSpec(input: SpecInput): OciSpec {
   const { config, sandbox } = input;
