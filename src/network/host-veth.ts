@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-import { readSmallFile } from '../stats/read-file.js';
+import { readPseudoFiles } from '../stats/read-file.js';
 
 const SYS_NET = '/sys/class/net';
 
@@ -23,13 +23,11 @@ export interface InterfaceCounters {
 
 /** The pod's view of its traffic: what the host end received, the pod sent (and the reverse). */
 export async function podSideCounters(veth: string): Promise<InterfaceCounters | undefined> {
-  const read = async (name: string): Promise<number> =>
-    // sysfs attributes: one open and read each (readSmallFile), as the cgroup files are.
-    Number((await readSmallFile(path.join(SYS_NET, veth, 'statistics', name))).trim());
-  try {
-    const [rxB, rxE, txB, txE] = await Promise.all([read('rx_bytes'), read('rx_errors'), read('tx_bytes'), read('tx_errors')]);
-    return { rxBytes: txB, rxErrors: txE, txBytes: rxB, txErrors: rxE };
-  } catch {
-    return undefined; // the veth is gone (pod stopped)
-  }
+  // sysfs attributes, read as the cgroup files are (readPseudoFiles).
+  const names = ['rx_bytes', 'rx_errors', 'tx_bytes', 'tx_errors'];
+  const texts = await readPseudoFiles(names.map((n) => path.join(SYS_NET, veth, 'statistics', n))).catch(() => []);
+  const [rxB, rxE, txB, txE] = names.map((_, i) => Number(texts[i]?.trim() ?? NaN));
+  // A missing file: the veth is gone (pod stopped).
+  if ([rxB, rxE, txB, txE].some((n) => n === undefined || Number.isNaN(n))) return undefined;
+  return { rxBytes: txB!, rxErrors: txE!, txBytes: rxB!, txErrors: rxE! };
 }

@@ -107,6 +107,13 @@ export interface UsageCacheOptions {
    * (default true), so callers on a hot path only wait for a path's first walk.
    */
   staleWhileRevalidate?: boolean;
+  /**
+   * How many background refreshes walk at once (default 2). Each walk keeps
+   * up to 16 file system calls in flight on Node's small thread pool; a
+   * hundred at once would queue every other file read of the daemon (the
+   * cgroup reads of the stats answers among them) behind them.
+   */
+  backgroundWalks?: number;
   /** For tests: the clock, in milliseconds. */
   now?: () => number;
   /** For tests: what measures a path (default dirUsage). */
@@ -118,6 +125,8 @@ interface Slot {
   /** When value was measured, or when the last refresh failed (backs off retries). */
   at: number;
   inflight: Promise<DirUsage> | undefined;
+  /** Waiting in the background refresh queue. */
+  queued?: boolean;
 }
 
 /**
@@ -132,8 +141,13 @@ export class UsageCache {
   readonly #now: () => number;
   readonly #measure: (path: string) => Promise<DirUsage>;
   readonly #slots = new Map<string, Slot>();
+  readonly #backgroundWalks: number;
+  /** Paths waiting for a background refresh, in the order they went stale. */
+  readonly #queue: string[] = [];
+  #walking = 0;
 
   constructor(options: UsageCacheOptions = {}) {
+    this.#backgroundWalks = Math.max(1, options.backgroundWalks ?? 2);
     this.#ttlMs = options.ttlMs ?? 10_000;
     this.#swr = options.staleWhileRevalidate ?? true;
     this.#now = options.now ?? Date.now;
@@ -146,7 +160,7 @@ export class UsageCache {
     if (slot?.value !== undefined) {
       if (this.#now() - slot.at < this.#ttlMs) return Promise.resolve(slot.value);
       if (this.#swr) {
-        this.refresh(path).catch(() => {});
+        this.#refreshLater(path, slot);
         return Promise.resolve(slot.value);
       }
     }
@@ -187,6 +201,30 @@ export class UsageCache {
     );
     own.inflight = p;
     return p;
+  }
+
+  /** Queues a background refresh (once per path) and starts walks up to the limit. */
+  #refreshLater(path: string, slot: Slot): void {
+    if (slot.inflight || slot.queued) return;
+    slot.queued = true;
+    this.#queue.push(path);
+    this.#drain();
+  }
+
+  #drain(): void {
+    while (this.#walking < this.#backgroundWalks && this.#queue.length) {
+      const path = this.#queue.shift()!;
+      const slot = this.#slots.get(path);
+      if (!slot?.queued) continue; // forgotten meanwhile
+      slot.queued = false;
+      this.#walking++;
+      this.refresh(path)
+        .catch(() => {})
+        .finally(() => {
+          this.#walking--;
+          this.#drain();
+        });
+    }
   }
 
   forget(path: string): void {

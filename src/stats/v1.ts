@@ -1,6 +1,6 @@
 import { nowNs } from './clock.js';
 import { available, parseBigIntValue, parseFlatKeyed, parseLimit, parseNumberValue, workingSet } from './parse.js';
-import { readIfPresent } from './read-file.js';
+import { readPseudoFiles } from './read-file.js';
 import type { CgroupStats } from './types.js';
 
 const MEMORY_STAT_KEYS = ['total_inactive_file', 'total_rss', 'total_pgfault', 'total_pgmajfault'] as const;
@@ -15,16 +15,16 @@ const MEMORY_STAT_KEYS = ['total_inactive_file', 'total_rss', 'total_pgfault', '
 export async function readV1(root: string, cgroupsPath: string): Promise<CgroupStats | undefined> {
   const mem = `${root}/memory${cgroupsPath}`;
   let timestampNs = 0n;
-  const [cpuText, usageText, statText, limitText, pidsText] = await Promise.all([
-    readIfPresent(`${root}/cpuacct${cgroupsPath}/cpuacct.usage`).then((t) => {
-      timestampNs = nowNs();
-      return t;
-    }),
-    readIfPresent(`${mem}/memory.usage_in_bytes`),
-    readIfPresent(`${mem}/memory.stat`),
-    readIfPresent(`${mem}/memory.limit_in_bytes`),
-    readIfPresent(`${root}/pids${cgroupsPath}/pids.current`),
-  ]);
+  const [cpuText, usageText, statText, limitText, pidsText] = await readPseudoFiles(
+    [
+      `${root}/cpuacct${cgroupsPath}/cpuacct.usage`,
+      `${mem}/memory.usage_in_bytes`,
+      `${mem}/memory.stat`,
+      `${mem}/memory.limit_in_bytes`,
+      `${root}/pids${cgroupsPath}/pids.current`,
+    ],
+    () => (timestampNs = nowNs()),
+  );
   if (cpuText === undefined || usageText === undefined || statText === undefined) return undefined;
 
   const usageBytes = parseNumberValue(usageText, 'memory.usage_in_bytes');

@@ -1,6 +1,6 @@
 import { nowNs } from './clock.js';
 import { available, parseFlatKeyed, parseLimit, parseNumberValue, workingSet } from './parse.js';
-import { readIfPresent } from './read-file.js';
+import { readPseudoFiles } from './read-file.js';
 import type { CgroupStats } from './types.js';
 
 const MEMORY_STAT_KEYS = ['inactive_file', 'anon', 'pgfault', 'pgmajfault'] as const;
@@ -14,16 +14,10 @@ const CPU_STAT_KEYS = ['usage_usec'] as const;
 export async function readV2(root: string, cgroupsPath: string): Promise<CgroupStats | undefined> {
   const dir = `${root}${cgroupsPath}`;
   let timestampNs = 0n;
-  const [cpuText, currentText, statText, maxText, pidsText] = await Promise.all([
-    readIfPresent(`${dir}/cpu.stat`).then((t) => {
-      timestampNs = nowNs();
-      return t;
-    }),
-    readIfPresent(`${dir}/memory.current`),
-    readIfPresent(`${dir}/memory.stat`),
-    readIfPresent(`${dir}/memory.max`),
-    readIfPresent(`${dir}/pids.current`),
-  ]);
+  const [cpuText, currentText, statText, maxText, pidsText] = await readPseudoFiles(
+    [`${dir}/cpu.stat`, `${dir}/memory.current`, `${dir}/memory.stat`, `${dir}/memory.max`, `${dir}/pids.current`],
+    () => (timestampNs = nowNs()),
+  );
   if (cpuText === undefined || currentText === undefined || statText === undefined) return undefined;
 
   const usageUsec = parseFlatKeyed(cpuText, CPU_STAT_KEYS).usage_usec;

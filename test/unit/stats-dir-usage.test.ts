@@ -103,6 +103,37 @@ describe('UsageCache', () => {
     assert.deepEqual(c.peek('/x'), { bytes: 2, inodes: 2 });
   });
 
+  it('walks at most backgroundWalks stale paths at once, every stale path in turn', async () => {
+    let now = 0;
+    let running = 0;
+    let peak = 0;
+    const walked: string[] = [];
+    const c = new UsageCache({
+      ttlMs: 10,
+      now: () => now,
+      backgroundWalks: 2,
+      measure: async (p) => {
+        running++;
+        peak = Math.max(peak, running);
+        walked.push(p);
+        await new Promise((r) => setTimeout(r, 5));
+        running--;
+        return { bytes: now, inodes: 1 };
+      },
+    });
+    const paths = Array.from({ length: 8 }, (_, i) => `/p${i}`);
+    await Promise.all(paths.map((p) => c.get(p)));
+    walked.length = 0;
+    peak = 0;
+    now = 100;
+    for (const p of paths) assert.deepEqual(await c.get(p), { bytes: 0, inodes: 1 }, 'stale value at once');
+    for (const p of paths) c.get(p); // asked again while queued: not queued twice
+    while (walked.length < paths.length || running > 0) await new Promise((r) => setTimeout(r, 2));
+    assert.equal(peak, 2);
+    assert.deepEqual([...walked].sort(), [...paths].sort());
+    for (const p of paths) assert.deepEqual(c.peek(p), { bytes: 100, inodes: 1 });
+  });
+
   it('waits for the walk when staleWhileRevalidate is off; drops vanished paths; keeps values on other errors', async () => {
     let now = 0;
     const f = fake();
