@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 
 import { errnoCode } from '../errors.js';
 import { run, runChecked } from './run.js';
@@ -15,8 +16,29 @@ export function mountPoints(): Set<string> {
   return out;
 }
 
-export function isMountPoint(path: string): boolean {
-  return mountPoints().has(path);
+/**
+ * Whether `p` sits on another device than its parent directory: then it is
+ * a mount point for sure (undefined when either is missing). The same device
+ * says nothing: a bind mount of the same filesystem keeps it.
+ */
+function deviceDiffers(p: string): boolean | undefined {
+  try {
+    return statSync(p).dev !== statSync(path.dirname(p)).dev;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A stat of the path and its parent answers for mounts of another filesystem
+ * (pins, overlays, tmpfs: most of Skiff's); only a path on its parent's
+ * device needs the mount table, which is read and parsed whole, O(mounts),
+ * in this thread.
+ */
+export function isMountPoint(p: string): boolean {
+  const differs = deviceDiffers(p);
+  if (differs === undefined) return false;
+  return differs || mountPoints().has(p);
 }
 
 export async function mountTmpfs(target: string, options: string): Promise<void> {
@@ -41,15 +63,23 @@ export async function makeShared(target: string): Promise<void> {
  * mount point, or is gone, is fine.
  */
 export async function unmount(target: string): Promise<void> {
-  for (let i = 0; i < 8 && isMountPoint(target); i++) {
+  if (!isMountPoint(target)) return;
+  for (let i = 0; i < 8; i++) {
     const res = await run('umount', [target]);
-    if (res.code !== 0) {
+    if (res.code !== 0 && !NOT_MOUNTED.test(res.stderr)) {
       // Busy: detach now, the kernel frees it when the last user goes.
       const lazy = await run('umount', ['-l', target]);
-      if (lazy.code !== 0 && isMountPoint(target)) throw new Error(`umount ${target}: ${(res.stderr || lazy.stderr).trim()}`);
+      if (lazy.code !== 0 && !NOT_MOUNTED.test(lazy.stderr) && isMountPoint(target))
+        throw new Error(`umount ${target}: ${(res.stderr || lazy.stderr).trim()}`);
     }
+    // Another filesystem still mounted here (stacked mounts) shows as a device change;
+    // Skiff stacks no binds of one filesystem, so the mount table need not be read again.
+    if (deviceDiffers(target) !== true) return;
   }
 }
+
+/** umount(8)'s word for a path with nothing mounted on it. */
+const NOT_MOUNTED = /not mounted/;
 
 /** True when an error from fs says the path does not exist. */
 export const isMissing = (err: unknown): boolean => errnoCode(err) === 'ENOENT';
