@@ -10,6 +10,7 @@ import { privateDir } from '../host/private-dir.js';
 import type { UserNamespaceOps } from '../host/userns.js';
 import type { CgroupOps } from '../runtime/oci-runtime.js';
 import type { SandboxRecord } from '../sandbox/types.js';
+import { podMappings } from '../security/user-namespace.js';
 import type { OverlaySnapshotter } from '../snapshot/overlay-snapshotter.js';
 import { writeJsonAtomic } from '../store/atomic-file.js';
 import type { OciSpec } from './oci-spec/oci-spec.js';
@@ -47,9 +48,9 @@ export interface RootfsIdmap {
 
 /** The user namespace pin and host ids of a user-namespaced pod's root; undefined for other pods. */
 export function podRootfsIdmap(sandbox: SandboxRecord): RootfsIdmap | undefined {
-  const u = sandbox.config.namespaces.userNamespace;
-  if (!sandbox.pins.user || u?.mode !== 'POD') return undefined;
-  return { userPin: sandbox.pins.user, uid: u.uids[0]!.hostId, gid: u.gids[0]!.hostId };
+  const m = podMappings(sandbox.config.namespaces);
+  if (!sandbox.pins.user || !m) return undefined;
+  return { userPin: sandbox.pins.user, uid: m.uids.hostId, gid: m.gids.hostId };
 }
 
 export class Bundles {
@@ -142,13 +143,13 @@ export class Bundles {
    * A CRI mount's host path as an idmapped mount under the bundle, for a
    * user-namespaced pod: the bind source the spec then uses.
    */
-  async idmapVolume(ref: BundleRef, index: number, hostPath: string, userPin: string): Promise<string> {
+  async idmapVolume(ref: BundleRef, index: number, hostPath: string, idmap: RootfsIdmap): Promise<string> {
     const target = path.join(ref.dir, IDMAPPED_VOLUMES, String(index));
     // runc binds it from inside the user namespace: the pod's root must pass through.
-    await privateDir(path.dirname(target), (await fs.stat(ref.dir)).gid);
+    await privateDir(path.dirname(target), idmap.gid);
     if ((await fs.stat(hostPath)).isDirectory()) await fs.mkdir(target, { mode: 0o700 });
     else await fs.writeFile(target, '', { mode: 0o600 });
-    await this.o.userns.idmap(userPin, hostPath, target);
+    await this.o.userns.idmap(idmap.userPin, hostPath, target);
     return target;
   }
 

@@ -175,7 +175,7 @@ async function idmapVolumes(
     if (m.propagation !== 'private')
       throw failedPrecondition(`${what}: mount propagation is not supported in a pod with its own user namespace`);
     const source = resolveHostPath(m.hostPath, what);
-    const hostPath = await deps.bundles.idmapVolume(ref, i, source, userns.userPin).catch((err: unknown) => {
+    const hostPath = await deps.bundles.idmapVolume(ref, i, source, userns).catch((err: unknown) => {
       throw failedPrecondition(`${what}: cannot idmap ${source} for the pod's user namespace: ${(err as Error).message}`, { cause: err });
     });
     mounts.push({ ...m, hostPath });

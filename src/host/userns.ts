@@ -2,18 +2,10 @@
 // namespace with the namespaces it owns, and idmapped mounts. Built with the
 // daemon; where it is missing, `available` is false and no handler reports
 // user namespace support.
-import { accessSync, constants } from 'node:fs';
-import path from 'node:path';
-
+import type { IdMapping } from '../container/types.js';
 import { SkiffError } from '../errors.js';
-import { REPO_ROOT } from '../version.js';
+import { nativeHelper } from './native-helper.js';
 import { run } from './run.js';
-
-export interface IdRange {
-  containerId: number;
-  hostId: number;
-  length: number;
-}
 
 export interface UserNamespacePins {
   user: string;
@@ -25,22 +17,12 @@ export interface UserNamespacePins {
 export interface UserNamespaceOps {
   readonly available: boolean;
   /** Creates the user namespace and, inside it, the pod's net/UTS/IPC namespaces; pins them all (the pin files must exist). */
-  pin(pins: UserNamespacePins, uids: IdRange, gids: IdRange, hostname: string): Promise<void>;
+  pin(pins: UserNamespacePins, uids: IdMapping, gids: IdMapping, hostname: string): Promise<void>;
   /** Mounts `src` (recursively) at `dst` (which must exist) idmapped with the pinned user namespace. */
   idmap(userPin: string, src: string, dst: string): Promise<void>;
 }
 
-const mapLine = (r: IdRange): string => `${r.containerId} ${r.hostId} ${r.length}`;
-
-function helperPath(): string | undefined {
-  const p = process.env['SKIFF_USERNS_HELPER'] || path.join(REPO_ROOT, 'dist', 'native', 'skiff-userns');
-  try {
-    accessSync(p, constants.X_OK);
-    return p;
-  } catch {
-    return undefined;
-  }
-}
+const mapLine = (r: IdMapping): string => `${r.containerId} ${r.hostId} ${r.length}`;
 
 async function helper(binary: string | undefined, args: string[], what: string): Promise<void> {
   if (!binary) throw new SkiffError('FailedPrecondition', `${what}: dist/native/skiff-userns was not built`);
@@ -49,7 +31,7 @@ async function helper(binary: string | undefined, args: string[], what: string):
 }
 
 export function hostUserNamespaces(): UserNamespaceOps {
-  const binary = helperPath();
+  const binary = nativeHelper('skiff-userns', 'SKIFF_USERNS_HELPER');
   return {
     available: binary !== undefined,
     pin: (pins, uids, gids, hostname) =>

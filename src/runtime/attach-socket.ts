@@ -4,12 +4,9 @@
 // byte and the bytes). Input goes to the relay's stdin; its end shuts the
 // socket's write side. The relay is the only process started: closing the
 // connection kills it, never the container.
-import { accessSync, constants as fsConstants } from 'node:fs';
-import path from 'node:path';
-
 import { SkiffError } from '../errors.js';
+import { nativeHelper } from '../host/native-helper.js';
 import { type Child, spawnChild } from '../host/spawn.js';
-import { REPO_ROOT } from '../version.js';
 
 /** conmon's pipe id of stderr on the attach socket (everything else is stdout). */
 const PIPE_STDERR = 3;
@@ -29,13 +26,7 @@ export interface AttachConnection {
 
 /** The built relay; SKIFF_SEQPACKET_RELAY overrides it. Undefined when it is not built. */
 export function seqpacketRelayPath(): string | undefined {
-  const p = process.env['SKIFF_SEQPACKET_RELAY'] || path.join(REPO_ROOT, 'dist', 'native', 'skiff-seqpacket-relay');
-  try {
-    accessSync(p, fsConstants.X_OK);
-    return p;
-  } catch {
-    return undefined;
-  }
+  return nativeHelper('skiff-seqpacket-relay', 'SKIFF_SEQPACKET_RELAY');
 }
 
 /** Connects to the attach socket at `socketPath`; output packets go to `sink` as they arrive (always drained). */

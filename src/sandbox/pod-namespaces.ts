@@ -1,10 +1,11 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
+import type { IdMapping } from '../container/types.js';
 import { SkiffError } from '../errors.js';
 import { bindMount, isMountPoint, makeShared, unmount } from '../host/mount.js';
 import { run } from '../host/run.js';
-import type { IdRange, UserNamespaceOps } from '../host/userns.js';
+import type { UserNamespaceOps } from '../host/userns.js';
 import type { NamespacePins } from './types.js';
 
 /**
@@ -41,7 +42,7 @@ export class PodNamespaces {
    * Creates and pins the namespaces, sets the hostname (own UTS) and sysctls.
    * On failure whatever was pinned is released.
    */
-  async create(pins: NamespacePins, hostname: string, sysctls: string[], userns?: { uids: IdRange; gids: IdRange }): Promise<void> {
+  async create(pins: NamespacePins, hostname: string, sysctls: string[], userns?: { uids: IdMapping; gids: IdMapping }): Promise<void> {
     const flags: string[] = [];
     for (const [kind, file] of Object.entries(pins) as [keyof NamespacePins, string][]) {
       await fs.writeFile(file, '', { mode: 0o444 }); // unshare needs the target to exist

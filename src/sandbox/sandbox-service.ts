@@ -6,7 +6,6 @@ import path from 'node:path';
 import { invalidArgument, notFound, SkiffError } from '../errors.js';
 import type { HostMounts } from '../host/mount.js';
 import { privateDir } from '../host/private-dir.js';
-import type { IdRange } from '../host/userns.js';
 import type { Logger } from '../log.js';
 import type { CniConfigWatcher } from '../network/cni/conf-dir.js';
 import { type CniRuntime, setupLoopback } from '../network/cni/index.js';
@@ -14,7 +13,7 @@ import { hostVeth } from '../network/host-veth.js';
 import type { HandlerFeatures } from '../runtime/handler-features.js';
 import { apparmorFor, loadedProfiles } from '../security/apparmor.js';
 import { checkSeccompProfile } from '../security/seccomp/seccomp-filter.js';
-import { checkUserNamespace } from '../security/user-namespace.js';
+import { checkUserNamespace, podMappings } from '../security/user-namespace.js';
 import { KeyedMutex } from '../store/keyed-mutex.js';
 import { NameReservations } from '../store/name-reservations.js';
 import { filterById, RecordStore } from '../store/record-store.js';
@@ -62,15 +61,15 @@ export interface SandboxServiceOptions {
  * IPC or PID would leave it holding none of the host's (kubelet refuses
  * those combinations too), and a privileged pod cannot be confined to one.
  */
-function podUserNamespace(config: SandboxConfig): { uids: IdRange; gids: IdRange } | undefined {
-  const u = config.namespaces.userNamespace;
-  if (u?.mode !== 'POD') return undefined;
+function podUserNamespace(config: SandboxConfig): ReturnType<typeof podMappings> {
   const ns = config.namespaces;
+  const mappings = podMappings(ns);
+  if (!mappings) return undefined;
   const field = 'linux.security_context.namespace_options';
   for (const kind of ['network', 'ipc', 'pid'] as const)
     if (ns[kind] === 'NODE') throw invalidArgument(`${field}: a pod with its own user namespace cannot use the host's ${kind} namespace`);
   if (config.privileged) throw invalidArgument(`${field}: a privileged pod cannot have its own user namespace`);
-  return { uids: u.uids[0]!, gids: u.gids[0]! };
+  return mappings;
 }
 
 export interface SandboxFilter {

@@ -36,3 +36,13 @@ export function checkUserNamespace(req: UserNamespaceRequest | undefined, field:
       `${field}: runtime handler "${handler || 'default'}" cannot run pods in a user namespace (see Status runtime_handlers features)`,
     );
 }
+
+/**
+ * The uid and gid mapping of a pod with a user namespace of its own (mode
+ * POD, already checked: one range each), or undefined for the host's.
+ */
+export function podMappings(ns: { userNamespace?: UserNamespaceRequest }): { uids: IdMapping; gids: IdMapping } | undefined {
+  const u = ns.userNamespace;
+  if (u?.mode !== 'POD' || !u.uids[0] || !u.gids[0]) return undefined;
+  return { uids: u.uids[0], gids: u.gids[0] };
+}

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 
 import * as grpc from '@grpc/grpc-js';
 
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../../src/container/oci-spec/defaults.js';
 import { TestDaemon } from '../support/daemon.js';
 import { buildImage, fullBusyboxEntries, layer, pauseImage, pushImage } from '../support/images.js';
 import { TestNetwork } from '../support/network.js';
@@ -187,7 +188,8 @@ describe('security requests', () => {
   });
 
   it("masked and read-only paths: kubelet's defaults mask /proc/kcore and make /proc/sys read-only; empty lists (procMount Unmasked) open both", async () => {
-    const masked = await running({ maskedPaths: KUBELET_MASKED, readonlyPaths: KUBELET_READONLY });
+    // Kubelet sends these same lists for procMount Default.
+    const masked = await running({ maskedPaths: DEFAULT_MASKED_PATHS, readonlyPaths: DEFAULT_READONLY_PATHS });
     // /proc/kcore where the kernel has it; else another masked file it does have.
     const file = ['/proc/kcore', '/proc/timer_list'].find((f) => existsSync(f));
     assert.ok(file, 'no masked /proc file on this kernel');
@@ -500,19 +502,3 @@ describe('security requests', () => {
     await d.rt('StopPodSandbox', { podSandboxId: shared });
   });
 });
-
-/** Kubelet's lists for procMount Default (what it sends to every runtime). */
-const KUBELET_MASKED = [
-  '/proc/asound',
-  '/proc/acpi',
-  '/proc/kcore',
-  '/proc/keys',
-  '/proc/latency_stats',
-  '/proc/timer_list',
-  '/proc/timer_stats',
-  '/proc/sched_debug',
-  '/proc/scsi',
-  '/sys/firmware',
-  '/sys/devices/virtual/powercap',
-];
-const KUBELET_READONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];

@@ -7,6 +7,7 @@ import type { ImageConfig } from '../../image/oci-types.js';
 import type { SandboxRecord } from '../../sandbox/types.js';
 import { apparmorFor, loadedProfiles } from '../../security/apparmor.js';
 import { seccompFor } from '../../security/seccomp/seccomp-filter.js';
+import { podMappings } from '../../security/user-namespace.js';
 import type { ContainerConfig, IdMapping } from '../types.js';
 import { specAnnotations } from './annotations.js';
 import { capabilitySets, checkCapabilities } from './capabilities.js';
@@ -62,10 +63,10 @@ export function processGroups(user: { gid: number; additionalGids: readonly numb
 function userNamespaceMappings(
   sandbox: SandboxRecord,
 ): { uidMappings: OciIdMapping[]; gidMappings: OciIdMapping[] } | Record<string, never> {
-  const u = sandbox.config.namespaces.userNamespace;
-  if (!sandbox.pins.user || u?.mode !== 'POD') return {};
-  const oci = (l: readonly IdMapping[]) => l.map((m) => ({ containerID: m.containerId, hostID: m.hostId, size: m.length }));
-  return { uidMappings: oci(u.uids), gidMappings: oci(u.gids) };
+  const m = podMappings(sandbox.config.namespaces);
+  if (!sandbox.pins.user || !m) return {};
+  const oci = (r: IdMapping): OciIdMapping[] => [{ containerID: r.containerId, hostID: r.hostId, size: r.length }];
+  return { uidMappings: oci(m.uids), gidMappings: oci(m.gids) };
 }
 
 /** A CRI bind of /dev replaces the container's whole /dev: no device nodes go there. */
